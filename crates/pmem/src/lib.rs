@@ -1,0 +1,2 @@
+//! TODO crate doc.
+#![cfg_attr(not(test), no_std)]

@@ -86,7 +86,7 @@ impl Writer {
         let ino = if name == TRAILER {
             0
         } else {
-            self.next_ino + 1
+            self.next_ino.wrapping_add(1)
         };
         self.next_ino = self.next_ino.wrapping_add(u32::from(name != TRAILER));
         let nlink = if mode & S_IFMT == S_IFDIR { 2 } else { 1 };

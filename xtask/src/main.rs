@@ -9,10 +9,8 @@
 //! (Spindle against a Linux guest under the same QEMU configuration).
 
 mod bench;
-mod cpio;
 mod elf;
 mod expect;
-mod kcmdline;
 mod matrix;
 mod outcome;
 mod programs;

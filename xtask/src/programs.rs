@@ -11,8 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
-use crate::{cpio, kcmdline};
-
 /// Scheduler policies the kernel offers as cargo features `sched-NAME`; the first is the
 /// kernel's default feature.
 pub const SCHEDULERS: &[&str] = &["round-robin", "fair"];
@@ -319,27 +317,16 @@ pub fn bin_file(name: &str, source: PathBuf) -> InitrdFile {
     }
 }
 
-/// Writes a cpio newc archive with the given files (and their parent directories) to
-/// `target/initrd/NAME.cpio`.
+/// Writes a cpio newc archive (crates/initrd's writer) with the given files and their
+/// parent directories to `target/initrd/NAME.cpio`.
 pub fn write_initrd(ws: &Workspace, name: &str, files: &[InitrdFile]) -> Result<PathBuf, String> {
-    let mut archive = cpio::Writer::new();
-    let mut dirs: Vec<String> = Vec::new();
+    let mut archive = initrd::Writer::new();
     for file in files {
-        let mut at = 0;
-        while let Some(slash) = file.path[at..].find('/') {
-            let dir = &file.path[..at + slash];
-            if !dirs.iter().any(|d| d == dir) {
-                dirs.push(dir.to_string());
-                archive.directory(dir, 0o755);
-            }
-            at += slash + 1;
-        }
         let data = fs::read(&file.source).map_err(|e| format!("{}: {e}", file.source.display()))?;
-        archive.file(
-            &file.path,
-            if file.executable { 0o755 } else { 0o644 },
-            &data,
-        );
+        let mode = if file.executable { 0o755 } else { 0o644 };
+        archive
+            .add_file(&file.path, mode, &data)
+            .map_err(|e| e.to_string())?;
     }
     let out = ws.out_dir("initrd").join(format!("{name}.cpio"));
     fs::create_dir_all(ws.out_dir("initrd")).map_err(|e| format!("target/initrd: {e}"))?;
@@ -354,10 +341,10 @@ pub fn kernel_cmdline(options: &str, env: &[String], program: Option<&str>, args
     if !options.trim().is_empty() {
         words.push(options.trim().to_string());
     }
-    words.extend(env.iter().map(|e| kcmdline::quote(&format!("env={e}"))));
+    words.extend(env.iter().map(|e| cmdline::quote(&format!("env={e}"))));
     if let Some(path) = program {
         words.push("--".to_string());
-        words.push(kcmdline::quote(path));
+        words.push(cmdline::quote(path));
         if !args.trim().is_empty() {
             words.push(args.trim().to_string());
         }
@@ -368,7 +355,7 @@ pub fn kernel_cmdline(options: &str, env: &[String], program: Option<&str>, args
 /// Quotes host-side arguments for the kernel command line.
 pub fn quote_args(args: &[String]) -> String {
     args.iter()
-        .map(|a| kcmdline::quote(a))
+        .map(|a| cmdline::quote(a))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -411,15 +398,26 @@ mod tests {
         let text = std::fs::read_to_string(manifest).unwrap();
         let features: Vec<&str> = text
             .lines()
-            .filter_map(|l| l.trim().strip_prefix("sched-")?.split_once(" =").map(|(n, _)| n))
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix("sched-")?
+                    .split_once(" =")
+                    .map(|(n, _)| n)
+            })
             .collect();
         let mut ours = SCHEDULERS.to_vec();
         ours.sort_unstable();
         let mut theirs = features.clone();
         theirs.sort_unstable();
-        assert_eq!(ours, theirs, "SCHEDULERS must list the kernel's sched-* features");
+        assert_eq!(
+            ours, theirs,
+            "SCHEDULERS must list the kernel's sched-* features"
+        );
         let default = format!("default = [\"sched-{}\"]", SCHEDULERS[0]);
-        assert!(text.contains(&default), "the first scheduler must be the kernel's default");
+        assert!(
+            text.contains(&default),
+            "the first scheduler must be the kernel's default"
+        );
     }
 
     #[test]

@@ -73,6 +73,9 @@ struct RunArgs {
     /// Scheduler policy compiled into the kernel.
     #[arg(long, value_parser = PossibleValuesParser::new(SCHEDULERS))]
     sched: Option<String>,
+    /// Boot this kernel image instead of building one.
+    #[arg(long, value_name = "PATH", conflicts_with = "sched")]
+    kernel: Option<PathBuf>,
     /// Build of a test program: C with glibc (default) or musl, or the Rust bin.
     #[arg(long, value_enum)]
     libc: Option<Libc>,
@@ -228,7 +231,10 @@ fn select_host_binary(ws: &Workspace, path: &str) -> Result<Selection, Failure> 
 fn run(ws: &Workspace, args: RunArgs) -> Result<u8, Failure> {
     qemu::ensure_tool(qemu::QEMU, "qemu-system-x86")?;
     let selection = select(ws, args.program.as_deref(), args.libc)?;
-    let kernel = programs::build_kernel(ws, args.sched.as_deref())?;
+    let kernel = match args.kernel {
+        Some(path) => path,
+        None => programs::build_kernel(ws, args.sched.as_deref())?,
+    };
     let initrd = programs::write_initrd(ws, &selection.initrd_name, &selection.files)?;
     let append = programs::kernel_cmdline(
         &args.append,

@@ -1,2 +1,0 @@
-//! TODO crate doc.
-#![cfg_attr(not(test), no_std)]

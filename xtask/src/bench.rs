@@ -35,6 +35,9 @@ pub struct BenchArgs {
     /// Scheduler policy compiled into the kernel.
     #[arg(long, value_parser = PossibleValuesParser::new(SCHEDULERS))]
     sched: Option<String>,
+    /// Boot this Spindle kernel image instead of building one.
+    #[arg(long, value_name = "PATH", conflicts_with = "sched")]
+    kernel: Option<PathBuf>,
     /// Seconds before one run is killed.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
@@ -201,7 +204,10 @@ pub fn bench(ws: &Workspace, args: BenchArgs) -> Result<u8, String> {
     if names.is_empty() {
         eprintln!("xtask: no benchmark programs in tests/programs/bench; measuring boot only");
     }
-    let kernel = programs::build_kernel(ws, args.sched.as_deref())?;
+    let kernel = match &args.kernel {
+        Some(path) => path.clone(),
+        None => programs::build_kernel(ws, args.sched.as_deref())?,
+    };
     let empty_src = write_source(ws, "empty.c", EMPTY_SOURCE)?;
     let linux = match &args.linux {
         Some(path) => {

@@ -258,3 +258,58 @@ fn run(ws: &Workspace, args: RunArgs) -> Result<u8, Failure> {
     println!("{outcome}");
     Ok(outcome.exit_code())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_a_program_and_arguments_after_double_dash() {
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "run",
+            "--smp",
+            "4",
+            "exit-status",
+            "--",
+            "42",
+            "-x",
+        ])
+        .unwrap();
+        let Cmd::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.smp, 4);
+        assert_eq!(args.program.as_deref(), Some("exit-status"));
+        assert_eq!(args.args, vec!["42", "-x"]);
+        assert_eq!(args.timeout, 60);
+        assert_eq!(args.memory, "512M");
+    }
+
+    #[test]
+    fn bad_values_are_refused_by_the_parser() {
+        for bad in [
+            &["xtask", "run", "--smp", "0"][..],
+            &["xtask", "run", "--memory", "lots"],
+            &["xtask", "run", "--accel", "hvf"],
+            &["xtask", "run", "--libc", "bionic"],
+            &["xtask", "run", "--sched", "lottery"],
+            &["xtask", "test", "-j", "0"],
+            &["xtask", "frobnicate"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn memory_sizes_take_an_optional_unit() {
+        assert!(parse_memory("512M").is_ok() && parse_memory("1024").is_ok());
+        assert!(parse_memory("1GB").is_err() && parse_memory("M").is_err());
+    }
+}

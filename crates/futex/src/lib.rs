@@ -19,7 +19,7 @@
 //! [`syscall::UserMemory`]; sleeping and waking threads and reading clocks through
 //! [`FutexHost`], which the kernel implements and the host tests fake with std threads.
 //! PI futexes (`FUTEX_LOCK_PI`, `FUTEX_WAIT_REQUEUE_PI`, …) and `futex_waitv` are not
-//! implemented: such calls get `ENOSYS`, which glibc and musl treat as "PI unsupported".
+//! implemented: such calls get `ENOSYS`, as from a Linux built without PI support.
 //!
 //! # The rule that matters
 //!

@@ -124,8 +124,9 @@ impl<W: Clone> FutexTable<W> {
                 self.wake_op(host, mem, first, second, n1, n2, op)
             }
             _ => {
-                // Unsupported: PI futexes, FUTEX_FD and unknown commands; programs see
-                // ENOSYS, which glibc and musl report as "PI mutexes not supported".
+                // Unsupported: PI futexes (FUTEX_LOCK_PI, FUTEX_WAIT_REQUEUE_PI, ...);
+                // a program sees ENOSYS, as from a kernel built without them. FUTEX_FD
+                // and unknown commands are ENOSYS on Linux too.
                 if !WARNED_UNSUPPORTED.swap(true, Ordering::Relaxed) {
                     tracing::warn!("futex: unsupported command {cmd} (op {op:#x}): ENOSYS");
                 }
@@ -172,8 +173,8 @@ fn wake_count(count: i32) -> usize {
 }
 
 fn read_timespec(mem: &dyn UserMemory, addr: usize) -> Result<(i64, i64), Errno> {
-    let sec = mem.read_u64(addr + offset_of!(__kernel_timespec, tv_sec))?;
-    let nsec = mem.read_u64(addr + offset_of!(__kernel_timespec, tv_nsec))?;
+    let sec = mem.read_u64(addr.wrapping_add(offset_of!(__kernel_timespec, tv_sec)))?;
+    let nsec = mem.read_u64(addr.wrapping_add(offset_of!(__kernel_timespec, tv_nsec)))?;
     Ok((sec as i64, nsec as i64))
 }
 
@@ -292,6 +293,31 @@ mod tests {
         assert_eq!(op.apply(5), 4);
         assert_eq!(op.compare(-3i32 as u32), Ok(true));
         assert_eq!(op.compare(-2i32 as u32), Ok(false));
+    }
+
+    #[test]
+    fn wake_op_has_the_six_linux_comparisons() {
+        let cmp = |c: u32, old: i32, arg: u32| {
+            WakeOp::decode((c << 24) | (arg & 0xfff))
+                .expect("valid")
+                .compare(old as u32)
+        };
+        let cases = [
+            (FUTEX_OP_CMP_EQ, [false, true, false]),
+            (FUTEX_OP_CMP_NE, [true, false, true]),
+            (FUTEX_OP_CMP_LT, [true, false, false]),
+            (FUTEX_OP_CMP_LE, [true, true, false]),
+            (FUTEX_OP_CMP_GT, [false, false, true]),
+            (FUTEX_OP_CMP_GE, [false, true, true]),
+        ];
+        for (c, expected) in cases {
+            // old value below, equal to and above cmparg 3
+            for (old, want) in [2, 3, 4].into_iter().zip(expected) {
+                assert_eq!(cmp(c, old, 3), Ok(want), "cmp {c} old {old}");
+            }
+        }
+        assert_eq!(cmp(6, 0, 0), Err(Errno::ENOSYS));
+        assert_eq!(cmp(15, 0, 0), Err(Errno::ENOSYS));
     }
 
     #[test]

@@ -318,6 +318,11 @@ fn unreadable_timeout_pointer_is_efault_before_anything_else() {
         c.futex(c.a(0), FUTEX_WAIT | RT, 0, bad, 0, 0),
         Err(Errno::EFAULT)
     );
+    // A pointer at the very top of the address space must not overflow.
+    assert_eq!(
+        c.futex(c.a(0), FUTEX_WAIT | P, 0, usize::MAX - 3, 0, 0),
+        Err(Errno::EFAULT)
+    );
     // A wake has no timeout: the pointer is not read.
     assert_eq!(c.futex(c.a(0), FUTEX_WAKE | P, 1, bad, 0, 0), Ok(0));
 }

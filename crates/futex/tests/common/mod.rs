@@ -185,7 +185,7 @@ impl UserMemory for FakeMemory {
     }
 
     fn read_u32(&self, addr: usize) -> Result<u32, Errno> {
-        if addr % 4 != 0 {
+        if !addr.is_multiple_of(4) {
             let mut b = [0; 4];
             self.read_bytes(addr, &mut b)?;
             return Ok(u32::from_ne_bytes(b));
@@ -194,7 +194,7 @@ impl UserMemory for FakeMemory {
     }
 
     fn update_u32(&self, addr: usize, op: &mut dyn FnMut(u32) -> u32) -> Result<u32, Errno> {
-        if addr % 4 != 0 {
+        if !addr.is_multiple_of(4) {
             return Err(Errno::EFAULT);
         }
         let word = self.word(addr)?;

@@ -1,0 +1,147 @@
+//! Time: the TSC calibrated against the PIT, realtime from the CMOS RTC at boot, and
+//! the deadline timers that wake sleeping threads.
+//!
+//! CLOCK_MONOTONIC is TSC ticks since boot converted by `time::TscClock`;
+//! CLOCK_REALTIME is the RTC's reading at boot plus CLOCK_MONOTONIC. Timers are checked
+//! on every timer tick, so a sleep ends within one tick of its deadline.
+
+use alloc::collections::BTreeSet;
+use arch::cpu::{inb, outb};
+use core::sync::atomic::{AtomicU64, Ordering};
+use spin::{Mutex, Once};
+
+static TSC: Once<time::TscClock> = Once::new();
+static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
+static REALTIME_AT_BOOT_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Deadlines (monotonic ns) and the thread each wakes.
+static TIMERS: Mutex<BTreeSet<(u64, u32)>> = Mutex::new(BTreeSet::new());
+
+const PIT_CMD: u16 = 0x43;
+const PIT_CH0: u16 = 0x40;
+
+fn pit_read() -> u16 {
+    // SAFETY: latching and reading PIT channel 0 has no effect beyond the PIT.
+    unsafe {
+        outb(PIT_CMD, 0x00);
+        let lo = inb(PIT_CH0) as u16;
+        let hi = inb(PIT_CH0) as u16;
+        hi << 8 | lo
+    }
+}
+
+/// Measures the TSC frequency against 20 ms of PIT channel 0, and reads the RTC.
+pub fn init() {
+    // SAFETY: channel 0, lobyte/hibyte, mode 2 (rate generator), reload 65536. Its IRQ
+    // stays masked (legacy PIC masked by `irq::init`).
+    unsafe {
+        outb(PIT_CMD, 0x34);
+        outb(PIT_CH0, 0);
+        outb(PIT_CH0, 0);
+    }
+    let target = time::PIT_HZ / 50;
+    let mut last = pit_read();
+    let mut elapsed = 0u64;
+    let start = arch::cpu::rdtsc();
+    let mut spins = 0u64;
+    while elapsed < target && spins < 50_000_000 {
+        let now = pit_read();
+        elapsed += last.wrapping_sub(now) as u64;
+        last = now;
+        spins += 1;
+    }
+    let delta = arch::cpu::rdtsc() - start;
+    let clock = time::TscClock::from_pit(delta, elapsed.max(1))
+        .or_else(|| time::TscClock::new(2_000_000_000));
+    if let Some(c) = clock {
+        TSC.call_once(|| c);
+    }
+    BOOT_TSC.store(arch::cpu::rdtsc(), Ordering::Relaxed);
+    let rt = read_rtc().unwrap_or(0);
+    REALTIME_AT_BOOT_NS.store(rt.saturating_mul(1_000_000_000), Ordering::Relaxed);
+}
+
+/// The TSC frequency in Hz.
+pub fn tsc_hz() -> u64 {
+    TSC.get().map_or(0, |c| c.ticks_per_sec())
+}
+
+fn cmos(reg: u8) -> u8 {
+    // SAFETY: CMOS index/data ports; bit 7 of the index keeps NMIs masked as they are.
+    unsafe {
+        outb(0x70, 0x80 | reg);
+        inb(0x71)
+    }
+}
+
+fn read_rtc() -> Option<u64> {
+    let read = || {
+        for _ in 0..1_000_000 {
+            if cmos(0x0a) & 0x80 == 0 {
+                break;
+            }
+        }
+        time::RtcRegisters {
+            seconds: cmos(0x00),
+            minutes: cmos(0x02),
+            hours: cmos(0x04),
+            day: cmos(0x07),
+            month: cmos(0x08),
+            year: cmos(0x09),
+            century: Some(cmos(0x32)),
+            status_b: cmos(0x0b),
+        }
+    };
+    // Read until two consecutive readings agree (an update may tear one).
+    let mut a = read();
+    for _ in 0..5 {
+        let b = read();
+        if a == b {
+            break;
+        }
+        a = b;
+    }
+    time::rtc_to_unix(&a)
+}
+
+/// Nanoseconds since boot.
+pub fn monotonic_ns() -> u64 {
+    let ticks = arch::cpu::rdtsc().saturating_sub(BOOT_TSC.load(Ordering::Relaxed));
+    TSC.get().map_or(0, |c| c.ticks_to_ns(ticks))
+}
+
+/// Nanoseconds since the Unix epoch.
+pub fn realtime_ns() -> u64 {
+    REALTIME_AT_BOOT_NS.load(Ordering::Relaxed) + monotonic_ns()
+}
+
+/// Registers a wake-up of thread `tid` at `deadline` (monotonic ns).
+pub fn add_timer(deadline: u64, tid: u32) {
+    TIMERS.lock().insert((deadline, tid));
+}
+
+/// Removes a timer that has not fired.
+pub fn cancel_timer(deadline: u64, tid: u32) {
+    TIMERS.lock().remove(&(deadline, tid));
+}
+
+/// Wakes the threads whose deadlines have passed (from the timer tick).
+pub fn expire_timers() {
+    let now = monotonic_ns();
+    loop {
+        let due = {
+            let mut t = TIMERS.lock();
+            match t.first() {
+                Some(&(d, tid)) if d <= now => {
+                    t.remove(&(d, tid));
+                    Some(tid)
+                }
+                _ => None,
+            }
+        };
+        let Some(tid) = due else { break };
+        if let Some(t) = crate::thread::find(tid) {
+            crate::thread::wake(&t);
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! File syscalls: the console and read-only initrd files.
+
+use crate::files::{self, Node, OpenFile};
+use crate::process::{self, CurrentUser};
+use alloc::sync::Arc;
+use linux_raw_sys::general as g;
+use syscall::{Errno, SysResult, UserMemory, write_pod};
+
+pub const AT_FDCWD: i32 = -100;
+const CHUNK: usize = 4096;
+
+fn file(fd: i32) -> Result<Arc<OpenFile>, Errno> {
+    process::get().files.lock().get(fd)
+}
+
+/// Copies user bytes to the console in chunks; EFAULT only if nothing was written.
+fn console_write(buf: usize, len: usize) -> SysResult {
+    let mut done = 0;
+    let mut chunk = [0u8; CHUNK];
+    while done < len {
+        let n = (len - done).min(CHUNK);
+        if let Err(e) = CurrentUser.read_bytes(buf + done, &mut chunk[..n]) {
+            return if done == 0 { Err(e) } else { Ok(done) };
+        }
+        crate::serial::CONSOLE.write(&chunk[..n]);
+        done += n;
+    }
+    Ok(done)
+}
+
+fn file_read(f: &OpenFile, data: &[u8], buf: usize, len: usize, at: Option<u64>) -> SysResult {
+    let mut off = f.offset.lock();
+    let pos = at.unwrap_or(*off);
+    let start = (pos as usize).min(data.len());
+    let n = len.min(data.len() - start);
+    CurrentUser.write_bytes(buf, &data[start..start + n])?;
+    if at.is_none() {
+        *off = (start + n) as u64;
+    }
+    Ok(n)
+}
+
+fn do_read(fd: i32, buf: usize, len: usize, at: Option<u64>) -> SysResult {
+    let f = file(fd)?;
+    if len > isize::MAX as usize {
+        return Err(Errno::EINVAL);
+    }
+    match &f.node {
+        // No console input: stdin reads as end of file.
+        Node::Console => Ok(0),
+        Node::File { data, .. } => file_read(&f, data.bytes(), buf, len, at),
+        Node::Dir { .. } => Err(Errno::EISDIR),
+    }
+}
+
+pub fn read(fd: i32, buf: usize, len: usize) -> SysResult {
+    do_read(fd, buf, len, None)
+}
+
+pub fn pread(fd: i32, buf: usize, len: usize, off: i64) -> SysResult {
+    if off < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let f = file(fd)?;
+    if matches!(f.node, Node::Console) {
+        return Err(Errno::ESPIPE);
+    }
+    do_read(fd, buf, len, Some(off as u64))
+}
+
+pub fn write(fd: i32, buf: usize, len: usize) -> SysResult {
+    let f = file(fd)?;
+    match &f.node {
+        Node::Console => console_write(buf, len),
+        _ => Err(Errno::EBADF),
+    }
+}
+
+fn iovecs(iov: usize, cnt: usize) -> Result<alloc::vec::Vec<(usize, usize)>, Errno> {
+    if cnt > 1024 {
+        return Err(Errno::EINVAL);
+    }
+    let mut v = alloc::vec::Vec::with_capacity(cnt);
+    for i in 0..cnt {
+        let base = CurrentUser.read_u64(iov + i * 16)? as usize;
+        let len = CurrentUser.read_u64(iov + i * 16 + 8)? as usize;
+        if len > isize::MAX as usize {
+            return Err(Errno::EINVAL);
+        }
+        v.push((base, len));
+    }
+    Ok(v)
+}
+
+pub fn writev(fd: i32, iov: usize, cnt: usize) -> SysResult {
+    file(fd)?;
+    let mut total = 0;
+    for (base, len) in iovecs(iov, cnt)? {
+        match write(fd, base, len) {
+            Ok(n) => total += n,
+            Err(e) => return if total == 0 { Err(e) } else { Ok(total) },
+        }
+    }
+    Ok(total)
+}
+
+pub fn readv(fd: i32, iov: usize, cnt: usize) -> SysResult {
+    file(fd)?;
+    let mut total = 0;
+    for (base, len) in iovecs(iov, cnt)? {
+        match read(fd, base, len) {
+            Ok(0) => break,
+            Ok(n) => {
+                total += n;
+                if n < len {
+                    break;
+                }
+            }
+            Err(e) => return if total == 0 { Err(e) } else { Ok(total) },
+        }
+    }
+    Ok(total)
+}
+
+fn user_path(ptr: usize) -> Result<alloc::string::String, Errno> {
+    let bytes = process::read_c_string(ptr, 4096)?;
+    if bytes.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    alloc::string::String::from_utf8(bytes).map_err(|_| Errno::ENOENT)
+}
+
+/// Resolves `path` relative to `dirfd` (only AT_FDCWD and absolute paths: the working
+/// directory is `/`).
+fn resolve(dirfd: i32, path: &str) -> Result<alloc::string::String, Errno> {
+    if !path.starts_with('/') && dirfd != AT_FDCWD {
+        let f = file(dirfd)?;
+        if !matches!(f.node, Node::Dir { .. }) {
+            return Err(Errno::ENOTDIR);
+        }
+    }
+    Ok(files::normalize(path))
+}
+
+pub fn openat(dirfd: i32, path: usize, flags: u32) -> SysResult {
+    let path = user_path(path)?;
+    let path = resolve(dirfd, &path)?;
+    let acc = flags & g::O_ACCMODE;
+    let node = match files::open(&path) {
+        Ok(n) => n,
+        Err(Errno::ENOENT) if flags & g::O_CREAT != 0 => return Err(Errno::EROFS),
+        Err(e) => return Err(e),
+    };
+    if flags & g::O_CREAT != 0 && flags & g::O_EXCL != 0 {
+        return Err(Errno::EEXIST);
+    }
+    match &node {
+        Node::Dir { .. } if acc != g::O_RDONLY => return Err(Errno::EISDIR),
+        Node::File { .. } if acc != g::O_RDONLY || flags & g::O_TRUNC != 0 => {
+            return Err(Errno::EROFS);
+        }
+        Node::File { .. } if flags & g::O_DIRECTORY != 0 => return Err(Errno::ENOTDIR),
+        _ => {}
+    }
+    let f = Arc::new(OpenFile {
+        node,
+        offset: spin::Mutex::new(0),
+        status_flags: flags,
+    });
+    process::get()
+        .files
+        .lock()
+        .install(f, 0, flags & g::O_CLOEXEC != 0)
+        .map(|fd| fd as usize)
+}
+
+pub fn close(fd: i32) -> SysResult {
+    process::get().files.lock().close(fd).map(|_| 0)
+}
+
+pub fn lseek(fd: i32, off: i64, whence: u32) -> SysResult {
+    let f = file(fd)?;
+    let size = match &f.node {
+        Node::File { data, .. } => data.bytes().len() as i64,
+        Node::Dir { .. } => 0,
+        Node::Console => return Err(Errno::ESPIPE),
+    };
+    let mut cur = f.offset.lock();
+    let base = match whence {
+        g::SEEK_SET => 0,
+        g::SEEK_CUR => *cur as i64,
+        g::SEEK_END => size,
+        _ => return Err(Errno::EINVAL),
+    };
+    let new = base.checked_add(off).ok_or(Errno::EOVERFLOW)?;
+    if new < 0 {
+        return Err(Errno::EINVAL);
+    }
+    *cur = new as u64;
+    Ok(new as usize)
+}
+
+fn stat_of(node: &Node) -> g::stat {
+    // SAFETY: `stat` is plain old data; all-zero is a valid value.
+    let mut st: g::stat = unsafe { core::mem::zeroed() };
+    st.st_dev = 1;
+    st.st_nlink = 1;
+    st.st_blksize = 4096;
+    match node {
+        Node::Console => {
+            st.st_mode = g::S_IFCHR | 0o620;
+            st.st_rdev = (4 << 8) | 64;
+            st.st_ino = 3;
+        }
+        Node::File { data, ino } => {
+            let len = data.bytes().len() as i64;
+            st.st_mode = g::S_IFREG | 0o755;
+            st.st_size = len;
+            st.st_blocks = (len + 511) / 512;
+            st.st_ino = *ino;
+        }
+        Node::Dir { ino } => {
+            st.st_mode = g::S_IFDIR | 0o755;
+            st.st_nlink = 2;
+            st.st_ino = *ino;
+        }
+    }
+    st
+}
+
+pub fn fstat(fd: i32, buf: usize) -> SysResult {
+    let f = file(fd)?;
+    write_pod(&CurrentUser, buf, &stat_of(&f.node))?;
+    Ok(0)
+}
+
+pub fn newfstatat(dirfd: i32, path: usize, buf: usize, flags: u32) -> SysResult {
+    let p = process::read_c_string(path, 4096)?;
+    if p.is_empty() {
+        if flags & g::AT_EMPTY_PATH != 0 {
+            return fstat(dirfd, buf);
+        }
+        return Err(Errno::ENOENT);
+    }
+    let p = alloc::string::String::from_utf8(p).map_err(|_| Errno::ENOENT)?;
+    let node = files::open(&resolve(dirfd, &p)?)?;
+    write_pod(&CurrentUser, buf, &stat_of(&node))?;
+    Ok(0)
+}
+
+pub fn faccessat(dirfd: i32, path: usize) -> SysResult {
+    let p = user_path(path)?;
+    files::open(&resolve(dirfd, &p)?).map(|_| 0)
+}
+
+pub fn ioctl(fd: i32, cmd: u32, arg: usize) -> SysResult {
+    let f = file(fd)?;
+    if !matches!(f.node, Node::Console) {
+        return Err(Errno::ENOTTY);
+    }
+    match cmd {
+        linux_raw_sys::ioctl::TCGETS => {
+            // A plain terminal: output post-processing on, canonical input with echo.
+            // SAFETY: termios is plain old data.
+            let mut t: g::termios = unsafe { core::mem::zeroed() };
+            t.c_iflag = g::ICRNL;
+            t.c_oflag = g::OPOST | g::ONLCR;
+            t.c_cflag = g::B115200 | g::CS8 | g::CREAD;
+            t.c_lflag = g::ISIG | g::ICANON | g::ECHO;
+            write_pod(&CurrentUser, arg, &t)?;
+            Ok(0)
+        }
+        linux_raw_sys::ioctl::TIOCGWINSZ => {
+            let ws = g::winsize {
+                ws_row: 24,
+                ws_col: 80,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            write_pod(&CurrentUser, arg, &ws)?;
+            Ok(0)
+        }
+        linux_raw_sys::ioctl::TCSETS
+        | linux_raw_sys::ioctl::TCSETSW
+        | linux_raw_sys::ioctl::TCSETSF => Ok(0),
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+pub fn fcntl(fd: i32, cmd: u32, arg: usize) -> SysResult {
+    let f = file(fd)?;
+    let mut t = process::get().files.lock();
+    match cmd {
+        g::F_GETFD => Ok(if t.cloexec(fd)? {
+            g::FD_CLOEXEC as usize
+        } else {
+            0
+        }),
+        g::F_SETFD => t
+            .set_cloexec(fd, arg as u32 & g::FD_CLOEXEC != 0)
+            .map(|_| 0),
+        g::F_GETFL => Ok(f.status_flags as usize),
+        g::F_SETFL => Ok(0),
+        g::F_DUPFD | g::F_DUPFD_CLOEXEC => {
+            if arg >= files::MAX_FDS {
+                return Err(Errno::EINVAL);
+            }
+            t.install(f, arg, cmd == g::F_DUPFD_CLOEXEC)
+                .map(|fd| fd as usize)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn dup(fd: i32) -> SysResult {
+    let f = file(fd)?;
+    process::get()
+        .files
+        .lock()
+        .install(f, 0, false)
+        .map(|fd| fd as usize)
+}
+
+pub fn dup3(old: i32, new: i32, flags: u32, is_dup2: bool) -> SysResult {
+    if is_dup2 && old == new {
+        return file(old).map(|_| new as usize);
+    }
+    if old == new || flags & !g::O_CLOEXEC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    process::get()
+        .files
+        .lock()
+        .dup_to(old, new, flags & g::O_CLOEXEC != 0)
+        .map(|fd| fd as usize)
+}
+
+pub fn readlinkat(dirfd: i32, path: usize, buf: usize, size: usize) -> SysResult {
+    let p = user_path(path)?;
+    if size == 0 || size > isize::MAX as usize {
+        return Err(Errno::EINVAL);
+    }
+    let p = resolve(dirfd, &p)?;
+    let target = match p.as_str() {
+        "/proc/self/exe" => process::get().exe.clone(),
+        _ => {
+            files::open(&p)?;
+            return Err(Errno::EINVAL);
+        }
+    };
+    let n = target.len().min(size);
+    CurrentUser.write_bytes(buf, &target.as_bytes()[..n])?;
+    Ok(n)
+}
+
+pub fn getcwd(buf: usize, size: usize) -> SysResult {
+    if size < 2 {
+        return Err(Errno::ERANGE);
+    }
+    CurrentUser.write_bytes(buf, b"/\0")?;
+    Ok(2)
+}
+
+/// poll(2) on the console and files: always ready, never blocks.
+pub fn poll(fds: usize, nfds: usize) -> SysResult {
+    if nfds > files::MAX_FDS {
+        return Err(Errno::EINVAL);
+    }
+    let mut ready = 0;
+    for i in 0..nfds {
+        let at = fds + i * 8;
+        let fd = CurrentUser.read_u32(at)? as i32;
+        let events = (CurrentUser.read_u32(at + 4)? & 0xffff) as u16;
+        let revents: u16 = if fd < 0 {
+            0
+        } else if file(fd).is_err() {
+            g::POLLNVAL as u16
+        } else {
+            events & (g::POLLIN | g::POLLOUT) as u16
+        };
+        CurrentUser.write_bytes(at + 6, &revents.to_ne_bytes())?;
+        if revents != 0 {
+            ready += 1;
+        }
+    }
+    Ok(ready)
+}

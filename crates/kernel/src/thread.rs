@@ -1,0 +1,449 @@
+//! Threads and the glue between them, the scheduler policy and the CPUs.
+//!
+//! # Model
+//!
+//! Every thread has a kernel stack whose top holds its user [`Frame`] and, below it, its
+//! `xsave` area (see `arch::entry`). A thread that is not running is described by the
+//! stack pointer `switch_stack` saved. Each CPU also has an idle context (its boot
+//! stack), which runs when the policy has nothing for it.
+//!
+//! The policy (`sched::Scheduler`, chosen by cargo feature) decides who runs; this
+//! module keeps the `TaskId -> Arc<Thread>` table and performs the switches.
+//!
+//! # Invariants
+//!
+//! - Kernel code runs with interrupts off (except the idle loop's `sti; hlt`), so a
+//!   CPU is never preempted while it holds a lock.
+//! - A thread runs on at most one CPU: `on_cpu` is set from just before a CPU switches
+//!   to it until the CPU that switched away from it has finished saving its context.
+//!   A CPU about to run a thread waits for `on_cpu` to clear — a few instructions on the
+//!   other CPU, which needs nothing from this one to finish.
+//! - A wake-up is never lost: `unpark` sets the permit before it tells the policy, and
+//!   the policy cancels a `block` that races with a `Wake` (see `sched::Scheduler::block`).
+
+use crate::memory::KernelStack;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use sched::{EnqueueReason, Scheduler, TaskId};
+use spin::Mutex;
+use syscall::Frame;
+
+#[cfg(feature = "sched-fair")]
+pub type Policy = sched_fair::Fair;
+#[cfg(not(feature = "sched-fair"))]
+pub type Policy = sched_round_robin::RoundRobin;
+
+pub const MAX_CPUS: usize = 8;
+
+/// A user thread.
+pub struct Thread {
+    pub tid: u32,
+    stack: KernelStack,
+    /// Saved kernel stack pointer while not running.
+    context: UnsafeCell<u64>,
+    on_cpu: AtomicBool,
+    /// Set by `unpark`, consumed by `park` (std::thread::park semantics).
+    permit: AtomicBool,
+    /// FS and GS bases (saved on switch-out, loaded on switch-in).
+    pub tls: Mutex<tls::ThreadTls>,
+    /// `clear_child_tid` (set_tid_address(2), CLONE_CHILD_CLEARTID).
+    pub clear_child_tid: AtomicUsize,
+    /// `set_robust_list(2)` head and length.
+    pub robust_list: Mutex<(usize, usize)>,
+    /// Signal mask (rt_sigprocmask), kept for the program's sake.
+    pub sigmask: AtomicU64,
+    /// The CPU it last ran on (a placement hint).
+    last_cpu: AtomicUsize,
+}
+
+// SAFETY: `context` is only touched by the CPU that switches to or from the thread, and
+// `on_cpu` serialises those CPUs (see the module invariants).
+unsafe impl Sync for Thread {}
+// SAFETY: as above; nothing in Thread is tied to one CPU.
+unsafe impl Send for Thread {}
+
+impl Thread {
+    /// The user frame at the top of the kernel stack.
+    pub fn frame(&self) -> *mut Frame {
+        (self.stack.top() - arch::entry::FRAME_SIZE) as *mut Frame
+    }
+
+    /// The xsave area below the frame.
+    fn ext_area(&self) -> *mut u8 {
+        arch::entry::ext_area(self.stack.top()) as *mut u8
+    }
+
+    pub fn task_id(&self) -> TaskId {
+        TaskId(self.tid as u64)
+    }
+}
+
+/// What each CPU keeps for itself.
+struct CpuLocal {
+    current: Option<Arc<Thread>>,
+    /// The thread this CPU just switched away from, to be released after the switch.
+    prev: Option<Arc<Thread>>,
+    idle_context: u64,
+}
+
+struct PerCpuCell(UnsafeCell<CpuLocal>);
+// SAFETY: each CPU only touches its own slot, with interrupts off.
+unsafe impl Sync for PerCpuCell {}
+
+static CPU_LOCAL: [PerCpuCell; MAX_CPUS] = [const {
+    PerCpuCell(UnsafeCell::new(CpuLocal {
+        current: None,
+        prev: None,
+        idle_context: 0,
+    }))
+}; MAX_CPUS];
+
+/// Set when another CPU wants this one to reschedule (the wake IPI carries no data).
+static NEED_RESCHED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+fn local() -> &'static mut CpuLocal {
+    let cpu = arch::percpu::cpu_id();
+    // SAFETY: this CPU's slot, used with interrupts off only by this CPU; callers do not
+    // keep the reference across a switch.
+    unsafe { &mut *CPU_LOCAL[cpu].0.get() }
+}
+
+pub static SCHED: Mutex<Option<Policy>> = Mutex::new(None);
+static THREADS: Mutex<BTreeMap<u32, Arc<Thread>>> = Mutex::new(BTreeMap::new());
+static NEXT_TID: AtomicU64 = AtomicU64::new(1);
+/// Live threads (the program ends when the last one exits).
+pub static LIVE_THREADS: AtomicI32 = AtomicI32::new(0);
+
+/// Sets up the policy for `ncpus` CPUs.
+pub fn init(ncpus: usize) {
+    *SCHED.lock() = Some(Policy::new(ncpus));
+}
+
+fn with_sched<R>(f: impl FnOnce(&mut Policy) -> R) -> R {
+    let mut guard = SCHED.lock();
+    match guard.as_mut() {
+        Some(s) => f(s),
+        None => panic!("sched: used before init"),
+    }
+}
+
+/// The running thread.
+pub fn current() -> Arc<Thread> {
+    match &local().current {
+        Some(t) => t.clone(),
+        None => panic!("thread: no current thread"),
+    }
+}
+
+/// The running thread's tid (0 in the idle context).
+pub fn current_tid() -> u32 {
+    local().current.as_ref().map_or(0, |t| t.tid)
+}
+
+/// Creates a thread that will return to ring 3 with `frame` and the extended state in
+/// `ext` (copied; the initial state if `None`). It does not run until [`start`].
+/// `Err(EAGAIN)` when memory runs out, as Linux's clone reports it.
+pub fn spawn_stopped(
+    frame: &Frame,
+    ext: Option<*const u8>,
+    tls: tls::ThreadTls,
+) -> Result<Arc<Thread>, syscall::Errno> {
+    let stack = KernelStack::new().ok_or(syscall::Errno::EAGAIN)?;
+    let tid = NEXT_TID.fetch_add(1, Ordering::Relaxed) as u32;
+    let thread = Arc::new(Thread {
+        tid,
+        stack,
+        context: UnsafeCell::new(0),
+        on_cpu: AtomicBool::new(false),
+        permit: AtomicBool::new(false),
+        tls: Mutex::new(tls),
+        clear_child_tid: AtomicUsize::new(0),
+        robust_list: Mutex::new((0, 0)),
+        sigmask: AtomicU64::new(0),
+        last_cpu: AtomicUsize::new(arch::percpu::cpu_id()),
+    });
+    let size = arch::cpu::XSAVE_SIZE.load(Ordering::Relaxed) as usize;
+    // SAFETY: the new stack is ours; the frame and save area lie at its top, the source
+    // save area (the parent's, or the boot template) holds `size` bytes.
+    unsafe {
+        thread.frame().write(*frame);
+        match ext {
+            Some(src) => core::ptr::copy_nonoverlapping(src, thread.ext_area(), size),
+            None => crate::cpu::write_initial_ext_state(thread.ext_area()),
+        }
+        *thread.context.get() = arch::entry::prepare_new_thread_stack(thread.stack.top());
+    }
+    THREADS.lock().insert(tid, thread.clone());
+    LIVE_THREADS.fetch_add(1, Ordering::SeqCst);
+    Ok(thread)
+}
+
+/// Makes a new thread runnable, on the CPUs in `affinity` (its parent's mask).
+pub fn start(t: &Thread, affinity: Option<sched::CpuMask>) {
+    let cpu = arch::percpu::cpu_id();
+    let target = with_sched(|s| {
+        let mut target = s
+            .enqueue(t.task_id(), cpu, EnqueueReason::Spawn)
+            .ok()
+            .flatten();
+        if let Some(mask) = affinity {
+            if let Ok(Some(c)) = s.set_affinity(t.task_id(), mask) {
+                target = Some(c);
+            }
+        }
+        target
+    });
+    kick(target);
+}
+
+/// The parent's save area, for a clone.
+pub fn current_ext_area() -> *const u8 {
+    current().ext_area()
+}
+
+/// Looks a thread up by tid.
+pub fn find(tid: u32) -> Option<Arc<Thread>> {
+    THREADS.lock().get(&tid).cloned()
+}
+
+/// Makes `cpu` reschedule: a flag, and an IPI unless it is this CPU.
+fn kick(cpu: Option<usize>) {
+    let Some(cpu) = cpu else { return };
+    NEED_RESCHED[cpu].store(true, Ordering::Release);
+    if cpu != arch::percpu::cpu_id() {
+        crate::smp::send_wake_ipi(cpu);
+    }
+}
+
+/// Why the current context gives up the CPU.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    Preempted,
+    Yield,
+    Block,
+    Exit,
+}
+
+/// Gives up the CPU; returns when the thread runs again (never for `Exit`).
+fn schedule(reason: Reason) {
+    let cpu = arch::percpu::cpu_id();
+    NEED_RESCHED[cpu].store(false, Ordering::Relaxed);
+    let cur = local().current.clone();
+    let Some(cur) = cur else { return };
+    let id = cur.task_id();
+    let next = with_sched(|s| {
+        match reason {
+            Reason::Preempted => {
+                let _ = s.enqueue(id, cpu, EnqueueReason::Preempted);
+            }
+            Reason::Yield => {
+                let _ = s.enqueue(id, cpu, EnqueueReason::Yield);
+            }
+            Reason::Block => {
+                if !s.block(id).unwrap_or(true) {
+                    return None;
+                }
+            }
+            Reason::Exit => {
+                let _ = s.remove(id);
+            }
+        }
+        Some(s.pick_next(cpu))
+    });
+    let Some(next) = next else { return };
+    let next = next.and_then(|id| find(id.0 as u32));
+    if let Some(n) = &next {
+        if Arc::ptr_eq(n, &cur) {
+            return;
+        }
+    }
+    switch_from(cur, next);
+}
+
+/// Switches from thread `cur` to `next` (or this CPU's idle context).
+fn switch_from(cur: Arc<Thread>, next: Option<Arc<Thread>>) {
+    let save = cur.context.get();
+    cur.tls.lock().save(&crate::cpu::HwSegments);
+    let l = local();
+    l.prev = Some(cur);
+    let target = match next {
+        Some(n) => enter(n),
+        None => {
+            l.current = None;
+            l.idle_context
+        }
+    };
+    // SAFETY: `save` belongs to the outgoing thread, kept alive by `prev` until
+    // `finish_switch`; `target` is a context saved by switch_stack or a fresh stack.
+    unsafe { arch::entry::switch(save, target) };
+    finish_switch();
+}
+
+/// Makes `next` this CPU's current thread; returns its saved stack pointer.
+fn enter(next: Arc<Thread>) -> u64 {
+    while next.on_cpu.swap(true, Ordering::Acquire) {
+        core::hint::spin_loop();
+    }
+    let cpu = arch::percpu::cpu_id();
+    next.last_cpu.store(cpu, Ordering::Relaxed);
+    arch::percpu::set_kernel_stack(next.stack.top());
+    crate::process::activate_address_space();
+    next.tls.lock().load(&crate::cpu::HwSegments);
+    // SAFETY: on_cpu is ours now, so nobody else reads or writes the context.
+    let target = unsafe { *next.context.get() };
+    local().current = Some(next);
+    target
+}
+
+/// Runs on the new context right after a switch: releases the previous thread.
+fn finish_switch() {
+    if let Some(prev) = local().prev.take() {
+        prev.on_cpu.store(false, Ordering::Release);
+        drop(prev);
+    }
+}
+
+/// The first code of every new thread (called by `arch`'s `thread_start`).
+#[unsafe(no_mangle)]
+extern "C" fn thread_start_hook() {
+    finish_switch();
+}
+
+/// The idle loop of a CPU: run what the policy gives, halt when nothing.
+pub fn idle_loop() -> ! {
+    let cpu = arch::percpu::cpu_id();
+    loop {
+        NEED_RESCHED[cpu].store(false, Ordering::Relaxed);
+        let next = with_sched(|s| s.pick_next(cpu));
+        match next.and_then(|id| find(id.0 as u32)) {
+            Some(t) => {
+                let save = &raw mut local().idle_context;
+                let target = enter(t);
+                // SAFETY: the idle context is this CPU's boot stack, alive forever.
+                unsafe { arch::entry::switch(save, target) };
+                finish_switch();
+            }
+            None => {
+                if !NEED_RESCHED[cpu].load(Ordering::Acquire) {
+                    arch::cpu::idle_wait();
+                }
+            }
+        }
+    }
+}
+
+/// Timer tick on this CPU (interrupts from ring 3 or the idle loop).
+pub fn tick(from_user: bool) {
+    crate::clock::expire_timers();
+    let cpu = arch::percpu::cpu_id();
+    let Some(cur) = local().current.clone() else {
+        return;
+    };
+    let (preempt, idle) = with_sched(|s| (s.tick(cpu, cur.task_id()), s.idle_cpu_to_wake()));
+    kick(idle);
+    drop(cur);
+    if preempt && from_user {
+        schedule(Reason::Preempted);
+    }
+}
+
+/// A wake IPI (or the end of any trap from ring 3): reschedule if asked to.
+pub fn resched_if_needed(from_user: bool) {
+    let cpu = arch::percpu::cpu_id();
+    if from_user && NEED_RESCHED[cpu].load(Ordering::Acquire) && local().current.is_some() {
+        schedule(Reason::Preempted);
+    }
+}
+
+/// sched_yield(2).
+pub fn yield_now() {
+    schedule(Reason::Yield);
+}
+
+/// Makes a blocked (or about to block) thread runnable.
+pub fn wake(t: &Thread) {
+    let hint = t.last_cpu.load(Ordering::Relaxed);
+    let target = with_sched(|s| {
+        s.enqueue(t.task_id(), hint, EnqueueReason::Wake)
+            .ok()
+            .flatten()
+    });
+    kick(target);
+}
+
+/// Wakes `t` out of `park` (futex wake).
+pub fn unpark(t: &Thread) {
+    t.permit.store(true, Ordering::Release);
+    wake(t);
+}
+
+/// Blocks the current thread until `unpark` or `deadline_ns` (monotonic) passes.
+/// Returns true if woken by unpark.
+pub fn park(deadline_ns: Option<u64>) -> bool {
+    let me = current();
+    loop {
+        if me.permit.swap(false, Ordering::Acquire) {
+            return true;
+        }
+        if let Some(d) = deadline_ns {
+            if crate::clock::monotonic_ns() >= d {
+                return false;
+            }
+        }
+        sleep_once(&me, deadline_ns);
+    }
+}
+
+/// Blocks once (until any wake or the deadline); callers re-check their condition.
+fn sleep_once(me: &Arc<Thread>, deadline_ns: Option<u64>) {
+    if let Some(d) = deadline_ns {
+        crate::clock::add_timer(d, me.tid);
+    }
+    schedule(Reason::Block);
+    if let Some(d) = deadline_ns {
+        crate::clock::cancel_timer(d, me.tid);
+    }
+}
+
+/// Sleeps until the monotonic clock reaches `deadline_ns`.
+pub fn sleep_until(deadline_ns: u64) {
+    let me = current();
+    while crate::clock::monotonic_ns() < deadline_ns {
+        sleep_once(&me, Some(deadline_ns));
+    }
+}
+
+/// Ends the current thread (after its exit-time duties are done); never returns.
+pub fn exit_current() -> ! {
+    let me = current();
+    THREADS.lock().remove(&me.tid);
+    drop(me);
+    schedule(Reason::Exit);
+    unreachable_after_exit()
+}
+
+fn unreachable_after_exit() -> ! {
+    panic!("thread: an exited thread was scheduled again")
+}
+
+/// Sets the CPU affinity of `tid` (sched_setaffinity).
+pub fn set_affinity(tid: u32, mask: sched::CpuMask) -> Result<(), syscall::Errno> {
+    let r = with_sched(|s| s.set_affinity(TaskId(tid as u64), mask));
+    let target = r.map_err(syscall::Errno::from)?;
+    kick(target);
+    // If the caller itself may no longer run here, move now.
+    if tid == current_tid() {
+        let cpu = arch::percpu::cpu_id();
+        if !mask.contains(cpu) {
+            schedule(Reason::Preempted);
+        }
+    }
+    Ok(())
+}
+
+/// The CPU affinity of `tid`.
+pub fn affinity(tid: u32) -> Option<sched::CpuMask> {
+    with_sched(|s| s.affinity(TaskId(tid as u64)))
+}

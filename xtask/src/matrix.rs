@@ -38,7 +38,7 @@ struct BootTest {
 const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "page-fault",
-        needles: &["page fault", "cr2"],
+        needles: &["page fault"],
     },
     BootTest {
         name: "panic",

@@ -80,21 +80,33 @@ pub fn is_kernel_line(line: &str) -> bool {
     line.starts_with(KERNEL_PREFIX)
 }
 
-/// The console lines that came from the program.
-pub fn program_lines(lines: &[String]) -> Vec<&str> {
+/// Console lines tagged with whether the kernel wrote them. Everything from the first
+/// `spindle: kernel panic` line on counts as kernel output: a panic message and the
+/// register dump after it may span several lines, and no program runs after a panic.
+fn tagged(lines: &[String]) -> impl Iterator<Item = (bool, &str)> {
+    let panic_at = lines
+        .iter()
+        .position(|l| l.starts_with(PANIC_PREFIX))
+        .unwrap_or(usize::MAX);
     lines
         .iter()
-        .map(String::as_str)
-        .filter(|l| !is_kernel_line(l))
+        .enumerate()
+        .map(move |(i, l)| (i >= panic_at || is_kernel_line(l), l.as_str()))
+}
+
+/// The console lines that came from the program.
+pub fn program_lines(lines: &[String]) -> Vec<&str> {
+    tagged(lines)
+        .filter(|(kernel, _)| !kernel)
+        .map(|(_, l)| l)
         .collect()
 }
 
 /// The console lines that came from the kernel.
 pub fn kernel_lines(lines: &[String]) -> Vec<&str> {
-    lines
-        .iter()
-        .map(String::as_str)
-        .filter(|l| is_kernel_line(l))
+    tagged(lines)
+        .filter(|(kernel, _)| *kernel)
+        .map(|(_, l)| l)
         .collect()
 }
 
@@ -255,5 +267,17 @@ mod tests {
         let console = lines(&["spindle: [INFO] boot", "out", "spindle: exit status 0"]);
         assert_eq!(program_lines(&console), vec!["out"]);
         assert_eq!(kernel_lines(&console).len(), 2);
+    }
+
+    #[test]
+    fn lines_after_a_kernel_panic_belong_to_the_kernel() {
+        let console = lines(&[
+            "out",
+            "spindle: kernel panic: panicked at trap.rs:1:1:",
+            "page fault at address 0x0",
+            "rax 0x0",
+        ]);
+        assert_eq!(program_lines(&console), vec!["out"]);
+        assert_eq!(kernel_lines(&console)[1], "page fault at address 0x0");
     }
 }

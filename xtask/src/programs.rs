@@ -396,8 +396,12 @@ mod tests {
     fn schedulers_match_the_kernel_features() {
         let manifest = Workspace::locate().root.join("crates/kernel/Cargo.toml");
         let text = std::fs::read_to_string(manifest).unwrap();
+        // Only the [features] table: dependencies may be named sched-* too.
         let features: Vec<&str> = text
             .lines()
+            .skip_while(|l| l.trim() != "[features]")
+            .skip(1)
+            .take_while(|l| !l.trim_start().starts_with('['))
             .filter_map(|l| {
                 l.trim()
                     .strip_prefix("sched-")?

@@ -48,13 +48,14 @@ impl<S: Sink> Console<S> {
         write_crlf(&mut *sink, bytes);
     }
 
-    /// Writes one formatted kernel line, `spindle: ` prefixed, as one unit.
+    /// Writes one formatted kernel message, `spindle: ` prefixed, as one unit. A message
+    /// of several lines gets the prefix on each, so every kernel line stays recognisable.
     pub fn line(&self, args: fmt::Arguments<'_>) {
         let mut sink = self.sink.lock();
-        let mut w = CrLf(&mut *sink);
-        let _ = w.write_str("spindle: ");
+        let mut w = Prefixed(&mut *sink);
+        let _ = w.0.write_bytes(b"spindle: ");
         let _ = w.write_fmt(args);
-        let _ = w.write_str("\n");
+        w.0.write_bytes(b"\r\n");
     }
 
     /// Takes the lock away from whoever holds it: for the panic path only, when the
@@ -84,6 +85,22 @@ struct CrLf<'a, S: Sink + ?Sized>(&'a mut S);
 impl<S: Sink + ?Sized> Write for CrLf<'_, S> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         write_crlf(self.0, s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Writes with `\n` turned into `\r\n` followed by the `spindle: ` prefix.
+struct Prefixed<'a, S: Sink + ?Sized>(&'a mut S);
+
+impl<S: Sink + ?Sized> Write for Prefixed<'_, S> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut rest = s.as_bytes();
+        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+            self.0.write_bytes(&rest[..pos]);
+            self.0.write_bytes(b"\r\nspindle: ");
+            rest = &rest[pos + 1..];
+        }
+        self.0.write_bytes(rest);
         Ok(())
     }
 }
@@ -234,6 +251,17 @@ mod tests {
         let c = Console::new(Buf(out.clone()));
         c.line(format_args!("exit status {}", 3));
         assert_eq!(&*out.lock().unwrap(), b"spindle: exit status 3\r\n");
+    }
+
+    #[test]
+    fn every_line_of_a_kernel_message_carries_the_prefix() {
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let c = Console::new(Buf(out.clone()));
+        c.line(format_args!("kernel panic: a\nb"));
+        assert_eq!(
+            &*out.lock().unwrap(),
+            b"spindle: kernel panic: a\r\nspindle: b\r\n"
+        );
     }
 
     #[test]

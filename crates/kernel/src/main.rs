@@ -237,6 +237,14 @@ fn panic(info: &PanicInfo<'_>) -> ! {
     // SAFETY: the VM ends right after this line; whoever held the console lock will
     // never finish its line anyway.
     unsafe { serial::CONSOLE.force_unlock() };
-    kprintln!("kernel panic: {}", info);
+    match info.location() {
+        Some(l) => kprintln!(
+            "kernel panic: {} (at {}:{})",
+            info.message(),
+            l.file(),
+            l.line()
+        ),
+        None => kprintln!("kernel panic: {}", info.message()),
+    }
     qemu_exit(EXIT_CODE_PANIC)
 }

@@ -113,7 +113,7 @@ fn page_fault(frame: &mut Frame) {
         return;
     }
     panic!(
-        "page fault at address {addr:#x} (error code {error:#x}), rip {:#x}\n{}",
+        "page fault at address {addr:#x} (cr2 {addr:#x}, error code {error:#x}), rip {:#x}\n{}",
         frame.rip,
         Registers(frame)
     );

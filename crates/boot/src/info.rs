@@ -49,12 +49,14 @@ impl BootInfo {
     }
 }
 
-/// Reads `T` from physical address `phys` through the boot physical map.
-///
-/// # Safety
-/// `phys..phys + size_of::<T>()` must lie in mapped physical memory below 4 GiB.
-unsafe fn read_phys<T: Copy>(phys: u64) -> T {
-    // SAFETY: the caller guarantees the range is mapped; unaligned reads are allowed.
+/// Reads `T` from physical address `phys` through the boot physical map, or 0 when the
+/// range lies outside it. `T` is an integer type: any bit pattern is valid.
+fn read_phys<T: Copy + Default>(phys: u64) -> T {
+    if !in_boot_map(phys, core::mem::size_of::<T>() as u64) {
+        return T::default();
+    }
+    // SAFETY: the range lies in the boot physical map (checked above), which maps all
+    // memory below 4 GiB; unaligned reads are allowed.
     unsafe { core::ptr::read_unaligned((PHYS_OFFSET + phys) as *const T) }
 }
 
@@ -88,32 +90,26 @@ extern "C" fn boot_rust_entry(start_info: u64) -> ! {
     // SAFETY: runs once, on the boot CPU, before anything else reads BOOT_INFO.
     let info = unsafe { &mut *(&raw mut BOOT_INFO) };
     info.start_info = start_info;
-    if in_boot_map(start_info, 56) {
-        // SAFETY: bounds checked just above.
-        unsafe { copy_start_info(info, start_info) };
-    }
+    copy_start_info(info, start_info);
     // SAFETY: `kernel_main` is defined by the kernel crate with this signature.
     unsafe { kernel_main(info) }
 }
 
-/// # Safety
-/// `si..si + 56` is mapped.
-unsafe fn copy_start_info(info: &mut BootInfo, si: u64) {
-    // SAFETY (all reads below): every range is checked with `in_boot_map` first.
-    let magic: u32 = unsafe { read_phys(si) };
+fn copy_start_info(info: &mut BootInfo, si: u64) {
+    let magic: u32 = read_phys(si);
     if magic != HVM_START_MAGIC {
         return;
     }
-    let version: u32 = unsafe { read_phys(si + 4) };
-    let nr_modules: u32 = unsafe { read_phys(si + 12) };
-    let modlist: u64 = unsafe { read_phys(si + 16) };
-    let cmdline: u64 = unsafe { read_phys(si + 24) };
-    let rsdp: u64 = unsafe { read_phys(si + 32) };
+    let version: u32 = read_phys(si + 4);
+    let nr_modules: u32 = read_phys(si + 12);
+    let modlist: u64 = read_phys(si + 16);
+    let cmdline: u64 = read_phys(si + 24);
+    let rsdp: u64 = read_phys(si + 32);
 
     if cmdline != 0 {
         let mut n = 0;
         while n < MAX_CMDLINE && in_boot_map(cmdline + n as u64, 1) {
-            let b: u8 = unsafe { read_phys(cmdline + n as u64) };
+            let b: u8 = read_phys(cmdline + n as u64);
             if b == 0 {
                 break;
             }
@@ -123,8 +119,8 @@ unsafe fn copy_start_info(info: &mut BootInfo, si: u64) {
         info.cmdline_len = n;
     }
     if nr_modules > 0 && in_boot_map(modlist, 32) {
-        let paddr: u64 = unsafe { read_phys(modlist) };
-        let size: u64 = unsafe { read_phys(modlist + 8) };
+        let paddr: u64 = read_phys(modlist);
+        let size: u64 = read_phys(modlist + 8);
         if size > 0 && in_boot_map(paddr, size) {
             info.initrd = Some((paddr, size));
         }
@@ -133,17 +129,17 @@ unsafe fn copy_start_info(info: &mut BootInfo, si: u64) {
         info.rsdp = Some(rsdp);
     }
     if version >= 1 && in_boot_map(si, 56) {
-        let memmap: u64 = unsafe { read_phys(si + 40) };
-        let entries: u32 = unsafe { read_phys(si + 48) };
+        let memmap: u64 = read_phys(si + 40);
+        let entries: u32 = read_phys(si + 48);
         let mut n = 0;
         for i in 0..entries.min(MAX_REGIONS as u32) as u64 {
             let e = memmap + i * 24;
             if !in_boot_map(e, 24) {
                 break;
             }
-            let addr: u64 = unsafe { read_phys(e) };
-            let size: u64 = unsafe { read_phys(e + 8) };
-            let kind: u32 = unsafe { read_phys(e + 16) };
+            let addr: u64 = read_phys(e);
+            let size: u64 = read_phys(e + 8);
+            let kind: u32 = read_phys(e + 16);
             if size == 0 && addr == 0 && kind == 0 {
                 continue;
             }

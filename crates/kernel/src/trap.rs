@@ -98,8 +98,11 @@ fn page_fault(frame: &mut Frame) {
     let error = frame.error_code;
     let access = crate::memory::access_from_error_code(error);
     if from_user(frame) {
-        if crate::process::handle_user_fault(addr, access).is_err() {
-            crate::process::kill_by_signal(SIGSEGV, addr, frame.rip);
+        match crate::process::handle_user_fault(addr, access) {
+            Ok(()) => {}
+            // Out of memory while demand paging: Linux's OOM killer sends SIGKILL.
+            Err(mm::Fault::OutOfMemory) => crate::process::kill_by_signal(SIGKILL, addr, frame.rip),
+            Err(_) => crate::process::kill_by_signal(SIGSEGV, addr, frame.rip),
         }
         return;
     }

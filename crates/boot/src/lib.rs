@@ -9,6 +9,8 @@
 //!   long mode and NX, and jumps to the kernel's high half;
 //! - the 64-bit stub, which enables SSE and the XSAVE/AVX state (the prebuilt `core` uses
 //!   SSE everywhere, libcs pick AVX code paths from CPUID and XCR0) before any Rust runs;
+//! - [`ap`]: the real-mode trampoline that brings an application processor to long mode
+//!   (with the same FPU/XSAVE set-up) and into a kernel entry point;
 //! - [`BootInfo`]: the memory map, command line and initrd copied out of `hvm_start_info`
 //!   (which lies in ordinary RAM and would otherwise be handed out by the allocator).
 //!
@@ -23,6 +25,7 @@
 //! `kernel_main(&BootInfo)`, which the kernel crate defines.
 #![no_std]
 
+pub mod ap;
 mod entry;
 pub mod info;
 

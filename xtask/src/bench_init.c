@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 int main(int argc, char **argv) {
@@ -43,6 +44,9 @@ int main(int argc, char **argv) {
     }
     printf("linux-init: exit status %d\n", status);
     fflush(stdout);
+    /* write() returns once the tty has the bytes, not once the UART sent them: wait,
+     * or isa-debug-exit ends QEMU with the status line still queued. */
+    tcdrain(1);
     if (ioperm(0xf4, 4, 1) == 0)
         outb(0x10, 0xf4);
     reboot(RB_POWER_OFF);

@@ -11,24 +11,27 @@
 //!
 //! # Starting them
 //!
-//! One at a time, since they share the trampoline page (`boot::ap`), the boot CPU sends
-//! INIT, waits 10 ms, sends a start-up IPI, waits 200 µs and sends a second one: the
-//! "INIT-SIPI-SIPI" sequence of Intel SDM vol. 3, 8.4.4.1 ("Typical BSP Initialization
-//! Sequence"). The AP runs the trampoline to long mode, sets up its own GDT/TSS/IST, IDT,
-//! syscall MSRs and per-CPU block (`cpu::init_this_cpu`), enables its local APIC and its
-//! timer (with the boot CPU's calibration: every APIC runs at the same rate), checks in
-//! with [`set_online`] and then waits until the scheduler exists
+//! The boot CPU follows the "INIT-SIPI-SIPI" sequence of Intel SDM vol. 3, 8.4.4.1
+//! ("Typical BSP Initialization Sequence"): INIT, 10 ms, a start-up IPI, 200 µs, a
+//! second start-up IPI. It sends INIT to every AP at once and waits the 10 ms once; then,
+//! one AP at a time since they share the trampoline page (`boot::ap`), the two start-up
+//! IPIs and a wait for that AP to check in.
+//!
+//! The AP runs the trampoline to long mode, sets up its own GDT/TSS/IST, IDT, syscall
+//! MSRs and per-CPU block (`cpu::init_this_cpu`), enables its local APIC and its timer
+//! (with the boot CPU's calibration: every APIC runs at the same rate), checks in with
+//! [`set_online`], then waits until the scheduler exists
 //! ([`release_application_processors`]) before it enters its idle loop. An AP that does
 //! not check in within a second is sent INIT again (back to wait-for-SIPI) and no more
 //! APs are started.
 //!
 //! # TLB shootdowns
 //!
-//! The initiator flushes its own TLB, raises `TLB_PENDING` for
-//! every other online CPU and sends each a `VECTOR_TLB` IPI, then waits for every flag
-//! to drop — serving its own flag meanwhile, since another CPU may be waiting for it at
-//! the same moment and kernel code runs with interrupts off. A target flushes its whole
-//! TLB (a CR3 reload) before it drops its flag. CPUs waiting for the address-space lock
+//! The initiator flushes its own TLB, raises `TLB_PENDING` for every other online CPU
+//! and sends each a `VECTOR_TLB` IPI, then waits for every flag to drop — serving its
+//! own flag meanwhile, since another CPU may be waiting for it at the same moment and
+//! kernel code runs with interrupts off. A target flushes its whole TLB (a CR3 reload)
+//! before it drops its flag. CPUs waiting for the address-space lock
 //! serve requests too (`process::Process::lock_mm`).
 
 use crate::memory::KernelStack;
@@ -149,18 +152,31 @@ pub fn start_application_processors(info: &boot::BootInfo) -> usize {
         return cpu_count();
     };
     let bsp = APIC_IDS[0].load(Ordering::Relaxed);
-    for apic_id in apic_ids.into_iter().filter(|&id| id != bsp) {
-        let cpu = cpu_count();
-        if cpu == MAX_CPUS {
-            tracing::warn!("smp: more CPUs than the {MAX_CPUS} supported; the rest stay off");
-            break;
-        }
-        if !start_one(cpu, apic_id) {
+    let mut aps: Vec<u32> = apic_ids.into_iter().filter(|&id| id != bsp).collect();
+    if aps.len() >= MAX_CPUS {
+        tracing::warn!("smp: more CPUs than the {MAX_CPUS} supported; the rest stay off");
+        aps.truncate(MAX_CPUS - 1);
+    }
+    let started = crate::clock::monotonic_ns();
+    // INIT every AP first and wait the 10 ms once: each then sits in wait-for-SIPI until
+    // its turn, so the start-up costs one INIT delay, not one per AP.
+    for &apic_id in &aps {
+        arch::apic::send_init(apic_id);
+    }
+    if !aps.is_empty() {
+        delay_ns(INIT_DELAY_NS);
+    }
+    for &apic_id in &aps {
+        if !start_one(cpu_count(), apic_id) {
             break;
         }
     }
     let n = cpu_count();
-    crate::kprintln!("smp: {n} CPU{} online", if n == 1 { "" } else { "s" });
+    let ms = (crate::clock::monotonic_ns() - started) / 1_000_000;
+    crate::kprintln!(
+        "smp: {n} CPU{} online ({ms} ms)",
+        if n == 1 { "" } else { "s" }
+    );
     n
 }
 
@@ -169,7 +185,8 @@ pub fn release_application_processors() {
     RELEASED.store(true, Ordering::Release);
 }
 
-/// Starts the AP with APIC id `apic_id` as CPU `cpu`; true once it checked in.
+/// Starts the AP with APIC id `apic_id` (INIT already sent) as CPU `cpu`; true once it
+/// checked in.
 fn start_one(cpu: usize, apic_id: u32) -> bool {
     let Some(stack) = KernelStack::new() else {
         tracing::warn!("smp: no memory for CPU {cpu}'s stack");
@@ -188,8 +205,6 @@ fn start_one(cpu: usize, apic_id: u32) -> bool {
     // the previous AP (if any) checked in, so it has left the trampoline page.
     unsafe { boot::ap::install_trampoline(&start) };
 
-    arch::apic::send_init(apic_id);
-    delay_ns(INIT_DELAY_NS);
     arch::apic::send_startup(apic_id, boot::ap::STARTUP_VECTOR);
     delay_ns(SIPI_DELAY_NS);
     // A start-up IPI that finds the AP running is ignored (SDM 8.4.4.1 sends two because

@@ -31,10 +31,11 @@ pub struct Features {
 
 /// Whether `stac`/`clac` must bracket user accesses (SMAP is on).
 pub static SMAP_ON: AtomicBool = AtomicBool::new(false);
-/// Whether the entry stubs use `xsave` (else `fxsave`).
-#[unsafe(no_mangle)]
+/// Whether thread switches use `xsave` (else `fxsave`).
 pub static HAS_XSAVE: AtomicBool = AtomicBool::new(false);
-/// Size of the save area the entry stubs reserve (64-byte multiple).
+/// XCR0 as the boot stub set it (the components XSAVE handles).
+pub static XCR0: AtomicU64 = AtomicU64::new(0);
+/// Size of a thread's `xsave` area (64-byte multiple); the entry stubs skip it.
 #[unsafe(no_mangle)]
 pub static XSAVE_SIZE: AtomicU64 = AtomicU64::new(512);
 
@@ -105,6 +106,7 @@ pub fn enable_features(f: &Features) {
     crate::entry::set_smap(f.smap);
     HAS_XSAVE.store(f.xsave, Ordering::Relaxed);
     XSAVE_SIZE.store(f.xsave_size as u64, Ordering::Relaxed);
+    XCR0.store(f.xcr0, Ordering::Relaxed);
     // SAFETY: EFER.SCE enables the syscall instruction; NXE was set by the boot stub.
     unsafe { wrmsr(MSR_EFER, rdmsr(MSR_EFER) | 1) };
 }
@@ -253,4 +255,49 @@ pub unsafe fn inb(port: u16) -> u8 {
     // SAFETY: forwarded from the caller.
     unsafe { asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack)) };
     v
+}
+
+/// The components the entry stubs leave live in the CPU (all but SSE).
+fn upper_mask() -> u64 {
+    XCR0.load(Ordering::Relaxed) & !2
+}
+
+/// Saves the extended-state components the entry stubs do not (x87, AVX, ...) into a
+/// thread's `xsave` area, when it is switched out or cloned.
+///
+/// # Safety
+/// `area` must be the thread's 64-byte-aligned save area of `XSAVE_SIZE` bytes.
+pub unsafe fn save_upper_state(area: *mut u8) {
+    if !HAS_XSAVE.load(Ordering::Relaxed) {
+        // SAFETY: as below; FXSAVE writes 512 bytes (x87 and SSE; the SSE part is unused).
+        unsafe { asm!("fxsave64 [{}]", in(reg) area, options(nostack)) };
+        return;
+    }
+    let m = upper_mask();
+    // SAFETY: forwarded from the caller; XSAVE with this mask writes only the listed
+    // components and their XSTATE_BV bits.
+    unsafe {
+        asm!("xsave64 [{}]", in(reg) area, in("eax") m as u32, in("edx") (m >> 32) as u32,
+             options(nostack))
+    };
+}
+
+/// Loads what [`save_upper_state`] saved, when a thread is switched in.
+///
+/// # Safety
+/// `area` must be a save area written by the entry stubs and `save_upper_state` (or a
+/// copy of one).
+pub unsafe fn restore_upper_state(area: *const u8) {
+    if !HAS_XSAVE.load(Ordering::Relaxed) {
+        // SAFETY: as below; the XMM values it loads are replaced on the way out by the
+        // entry stub's SSE area.
+        unsafe { asm!("fxrstor64 [{}]", in(reg) area, options(nostack)) };
+        return;
+    }
+    let m = upper_mask();
+    // SAFETY: forwarded from the caller: the area's header is valid for XRSTOR.
+    unsafe {
+        asm!("xrstor64 [{}]", in(reg) area, in("eax") m as u32, in("edx") (m >> 32) as u32,
+             options(nostack))
+    };
 }

@@ -3,11 +3,21 @@
 //!
 //! Stack layout on entry (both paths build the same [`syscall::Frame`]): the hardware
 //! frame (`ss, rsp, rflags, cs, rip`), the error code, the vector (`u64::MAX` for a
-//! syscall), then the fifteen general registers, `r15` lowest. Below the frame, aligned
-//! down to 64 bytes, the `xsave` area (`XSAVE_SIZE` bytes; `fxsave` when the CPU has no
-//! XSAVE). For an entry from ring 3 the frame sits at the very top of the thread's
-//! kernel stack, so its address (and the save area's) is fixed per thread: see
-//! [`frame_offset_from_top`].
+//! syscall), then the fifteen general registers, `r15` lowest. Below the frame, the SSE
+//! area ([`SSE_AREA_SIZE`] bytes: XMM0-15, then MXCSR). For an entry from ring 3 the
+//! frame sits at the very top of the thread's kernel stack, so its address (and the SSE
+//! area's) is fixed per thread. Below those, each thread keeps an `xsave` area for the
+//! rest of its extended state ([`ext_area`]).
+//!
+//! # Extended state
+//!
+//! Kernel code (the prebuilt `core` included) uses SSE registers and nothing wider, and
+//! legacy SSE instructions leave the upper halves of the AVX registers alone. So an
+//! entry saves only XMM0-15 and MXCSR, with plain moves (XSAVE costs microseconds under
+//! TCG, moves cost nanoseconds), and the exit restores them; the other components (x87,
+//! AVX, AVX-512) stay live in the CPU while the thread is in the kernel, and the kernel
+//! saves and restores them only when it switches threads
+//! ([`crate::cpu::save_upper_state`]).
 //!
 //! The kernel supplies three `extern "C"` functions: `trap_handler(&mut Frame)`,
 //! `syscall_handler(&mut Frame)` and `thread_start_hook()`.
@@ -48,39 +58,47 @@ global_asm!(
     r#"
     .section .text.entry, "ax"
 
-    # Saves the extended state at [rsp]: clears the XSAVE header first (XRSTOR faults on
-    # a header with reserved bits set, and XSAVE writes only XSTATE_BV).
-    .macro SAVE_EXT
-    cmp byte ptr [rip + HAS_XSAVE], 0
-    je 71f
-    xor eax, eax
-    mov [rsp + 512], rax
-    mov [rsp + 520], rax
-    mov [rsp + 528], rax
-    mov [rsp + 536], rax
-    mov [rsp + 544], rax
-    mov [rsp + 552], rax
-    mov [rsp + 560], rax
-    mov [rsp + 568], rax
-    mov eax, -1
-    mov edx, -1
-    xsave64 [rsp]
-    jmp 72f
-71:
-    fxsave64 [rsp]
-72:
+    # Saves the SSE registers and MXCSR below the frame (rsp is 16-byte aligned after
+    # PUSH_REGS: the frame is 176 bytes and starts 16-byte aligned).
+    .macro SAVE_SSE
+    sub rsp, 272
+    movaps [rsp + 0x00], xmm0
+    movaps [rsp + 0x10], xmm1
+    movaps [rsp + 0x20], xmm2
+    movaps [rsp + 0x30], xmm3
+    movaps [rsp + 0x40], xmm4
+    movaps [rsp + 0x50], xmm5
+    movaps [rsp + 0x60], xmm6
+    movaps [rsp + 0x70], xmm7
+    movaps [rsp + 0x80], xmm8
+    movaps [rsp + 0x90], xmm9
+    movaps [rsp + 0xa0], xmm10
+    movaps [rsp + 0xb0], xmm11
+    movaps [rsp + 0xc0], xmm12
+    movaps [rsp + 0xd0], xmm13
+    movaps [rsp + 0xe0], xmm14
+    movaps [rsp + 0xf0], xmm15
+    stmxcsr [rsp + 0x100]
     .endm
 
-    .macro RESTORE_EXT
-    cmp byte ptr [rip + HAS_XSAVE], 0
-    je 73f
-    mov eax, -1
-    mov edx, -1
-    xrstor64 [rsp]
-    jmp 74f
-73:
-    fxrstor64 [rsp]
-74:
+    .macro RESTORE_SSE
+    ldmxcsr [rsp + 0x100]
+    movaps xmm0, [rsp + 0x00]
+    movaps xmm1, [rsp + 0x10]
+    movaps xmm2, [rsp + 0x20]
+    movaps xmm3, [rsp + 0x30]
+    movaps xmm4, [rsp + 0x40]
+    movaps xmm5, [rsp + 0x50]
+    movaps xmm6, [rsp + 0x60]
+    movaps xmm7, [rsp + 0x70]
+    movaps xmm8, [rsp + 0x80]
+    movaps xmm9, [rsp + 0x90]
+    movaps xmm10, [rsp + 0xa0]
+    movaps xmm11, [rsp + 0xb0]
+    movaps xmm12, [rsp + 0xc0]
+    movaps xmm13, [rsp + 0xd0]
+    movaps xmm14, [rsp + 0xe0]
+    movaps xmm15, [rsp + 0xf0]
     .endm
 
     .macro PUSH_REGS
@@ -128,17 +146,18 @@ trap_common:
     cld
     PUSH_REGS
     mov rbx, rsp
-    and rsp, -64
+    SAVE_SSE
+    and rsp, -64                        # skip the thread's xsave area (see ext_area)
     sub rsp, qword ptr [rip + XSAVE_SIZE]
-    SAVE_EXT
     mov rdi, rbx
     call trap_handler
     jmp return_from_trap
 
-    # Common exit: rbx = frame, rsp = extended-state area.
+    # Common exit: rbx = frame (the SSE area lies just below it).
     .global return_from_trap
 return_from_trap:
-    RESTORE_EXT
+    lea rsp, [rbx - 272]
+    RESTORE_SSE
     mov rsp, rbx
     POP_REGS
     add rsp, 16                         # vector, error code
@@ -163,17 +182,18 @@ syscall_entry:
     cld
     PUSH_REGS
     mov rbx, rsp
-    and rsp, -64
+    SAVE_SSE
+    and rsp, -64                        # skip the thread's xsave area (see ext_area)
     sub rsp, qword ptr [rip + XSAVE_SIZE]
-    SAVE_EXT
     mov rdi, rbx
     call syscall_handler
 
-    # Return to ring 3 from a frame at rbx (extended state at rsp). sysretq only when it
-    # is safe: a canonical lower-half RIP and the user code selector; else iretq.
+    # Return to ring 3 from a frame at rbx (SSE area below it). sysretq only when it is
+    # safe: a canonical lower-half RIP and the user code selector; else iretq.
     .global return_to_user
 return_to_user:
-    RESTORE_EXT
+    lea rsp, [rbx - 272]
+    RESTORE_SSE
     mov rcx, [rbx + 17 * 8]
     shr rcx, 47
     jnz 3f
@@ -218,9 +238,6 @@ switch_stack:
     .global thread_start
 thread_start:
     call thread_start_hook
-    mov rsp, rbx
-    and rsp, -64
-    sub rsp, qword ptr [rip + XSAVE_SIZE]
     jmp return_to_user
 
     # copy_user(dst, src, len) -> bytes not copied (0 = all copied).
@@ -339,14 +356,17 @@ pub unsafe fn switch(save: *mut u64, next: u64) {
     unsafe { switch_stack(save, next) }
 }
 
-/// Offset of the user frame below the top of a kernel stack (64-byte-aligned top).
-pub const fn frame_offset_from_top() -> u64 {
-    FRAME_SIZE
+/// Bytes the entry stubs save below the frame: XMM0-15 and MXCSR (padded).
+pub const SSE_AREA_SIZE: u64 = 272;
+
+/// Address of a thread's SSE area, for a kernel stack whose top is `top`.
+pub fn sse_area(top: u64) -> u64 {
+    top - FRAME_SIZE - SSE_AREA_SIZE
 }
 
-/// Address of the extended-state area for a kernel stack whose top is `top`.
+/// Address of a thread's `xsave` area (the state saved at thread switches).
 pub fn ext_area(top: u64) -> u64 {
-    ((top - FRAME_SIZE) & !63) - crate::cpu::XSAVE_SIZE.load(Ordering::Relaxed)
+    (sse_area(top) & !63) - crate::cpu::XSAVE_SIZE.load(Ordering::Relaxed)
 }
 
 /// Prepares a new thread's kernel stack (top `top`, 64-byte aligned, whose frame and

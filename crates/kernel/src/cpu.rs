@@ -68,14 +68,21 @@ fn initial_ext() -> &'static [u8] {
     })
 }
 
-/// Writes the initial extended state into a new thread's save area.
+/// Writes the initial extended state into a new thread's save areas: XMM registers
+/// zero and MXCSR at its default (0x1f80: all exceptions masked, round to nearest) in
+/// the SSE area, the architectural initial state in the xsave area.
 ///
 /// # Safety
-/// `dst` must be writable for `XSAVE_SIZE` bytes.
-pub unsafe fn write_initial_ext_state(dst: *mut u8) {
+/// `sse` must be writable for `SSE_AREA_SIZE` bytes, `ext` for `XSAVE_SIZE` bytes.
+pub unsafe fn write_initial_ext_state(sse: *mut u8, ext: *mut u8) {
     let src = initial_ext();
-    // SAFETY: forwarded from the caller; `src` holds XSAVE_SIZE bytes.
-    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+    // SAFETY: forwarded from the caller; `src` holds XSAVE_SIZE bytes; MXCSR sits at
+    // offset 0x100 of the SSE area (see arch::entry).
+    unsafe {
+        core::ptr::write_bytes(sse, 0, arch::entry::SSE_AREA_SIZE as usize);
+        core::ptr::write_unaligned(sse.add(0x100) as *mut u32, 0x1f80);
+        core::ptr::copy_nonoverlapping(src.as_ptr(), ext, src.len());
+    }
 }
 
 /// FS/GS base access for the `tls` crate.

@@ -70,7 +70,12 @@ impl Thread {
         (self.stack.top() - arch::entry::FRAME_SIZE) as *mut Frame
     }
 
-    /// The xsave area below the frame.
+    /// The SSE registers saved by the entry stub, below the frame.
+    fn sse_area(&self) -> *mut u8 {
+        arch::entry::sse_area(self.stack.top()) as *mut u8
+    }
+
+    /// The rest of the extended state, saved at thread switches.
     fn ext_area(&self) -> *mut u8 {
         arch::entry::ext_area(self.stack.top()) as *mut u8
     }
@@ -142,12 +147,13 @@ pub fn current_tid() -> u32 {
     local().current.as_ref().map_or(0, |t| t.tid)
 }
 
-/// Creates a thread that will return to ring 3 with `frame` and the extended state in
-/// `ext` (copied; the initial state if `None`). It does not run until [`start`].
+/// Creates a thread that will return to ring 3 with `frame` and the extended state of
+/// `parent` (the running thread: clone) or the initial state (`None`: a new program).
+/// It does not run until [`start`].
 /// `Err(EAGAIN)` when memory runs out, as Linux's clone reports it.
 pub fn spawn_stopped(
     frame: &Frame,
-    ext: Option<*const u8>,
+    parent: Option<&Thread>,
     tls: tls::ThreadTls,
 ) -> Result<Arc<Thread>, syscall::Errno> {
     let stack = KernelStack::new().ok_or(syscall::Errno::EAGAIN)?;
@@ -165,18 +171,29 @@ pub fn spawn_stopped(
         last_cpu: AtomicUsize::new(arch::percpu::cpu_id()),
     });
     let size = arch::cpu::XSAVE_SIZE.load(Ordering::Relaxed) as usize;
-    // SAFETY: the new stack is ours; the frame and save area lie at its top, the source
-    // save area (the parent's, or the boot template) holds `size` bytes.
+    let sse = arch::entry::SSE_AREA_SIZE as usize;
+    // SAFETY: the new stack is ours; the frame and the two save areas lie at its top.
+    // The parent is the running thread: its SSE area holds its registers as saved on
+    // entry, and `save_upper_state` completes its xsave area first.
     unsafe {
         thread.frame().write(*frame);
-        match ext {
-            Some(src) => core::ptr::copy_nonoverlapping(src, thread.ext_area(), size),
-            None => crate::cpu::write_initial_ext_state(thread.ext_area()),
+        match parent {
+            Some(p) => {
+                arch::cpu::save_upper_state(p.ext_area());
+                core::ptr::copy_nonoverlapping(p.sse_area(), thread.sse_area(), sse);
+                core::ptr::copy_nonoverlapping(p.ext_area(), thread.ext_area(), size);
+            }
+            None => crate::cpu::write_initial_ext_state(thread.sse_area(), thread.ext_area()),
         }
         *thread.context.get() = arch::entry::prepare_new_thread_stack(thread.stack.top());
     }
     THREADS.lock().insert(tid, thread.clone());
     LIVE_THREADS.fetch_add(1, Ordering::SeqCst);
+    tracing::debug!(
+        "thread: spawned {} with kernel stack top {:#x}",
+        tid,
+        thread.stack.top()
+    );
     Ok(thread)
 }
 
@@ -196,11 +213,6 @@ pub fn start(t: &Thread, affinity: Option<sched::CpuMask>) {
         target
     });
     kick(target);
-}
-
-/// The parent's save area, for a clone.
-pub fn current_ext_area() -> *const u8 {
-    current().ext_area()
 }
 
 /// Looks a thread up by tid.
@@ -266,6 +278,8 @@ fn schedule(reason: Reason) {
 fn switch_from(cur: Arc<Thread>, next: Option<Arc<Thread>>) {
     let save = cur.context.get();
     cur.tls.lock().save(&crate::cpu::HwSegments);
+    // SAFETY: the thread's own save area, on its kernel stack.
+    unsafe { arch::cpu::save_upper_state(cur.ext_area()) };
     let l = local();
     l.prev = Some(cur);
     let target = match next {
@@ -291,6 +305,9 @@ fn enter(next: Arc<Thread>) -> u64 {
     arch::percpu::set_kernel_stack(next.stack.top());
     crate::process::activate_address_space();
     next.tls.lock().load(&crate::cpu::HwSegments);
+    // SAFETY: the save area of a thread that is not running (on_cpu was clear), written
+    // when it was switched out or created; nothing in the kernel uses these registers.
+    unsafe { arch::cpu::restore_upper_state(next.ext_area()) };
     // SAFETY: on_cpu is ours now, so nobody else reads or writes the context.
     let target = unsafe { *next.context.get() };
     local().current = Some(next);

@@ -50,7 +50,7 @@ fn spawn_child(req: &sys_clone::CloneRequest, frame: &Frame) -> SysResult {
         t.save(&crate::cpu::HwSegments);
         t.for_child(req.new_tls())
     };
-    let child = threads::spawn_stopped(&child_frame, Some(threads::current_ext_area()), tls)?;
+    let child = threads::spawn_stopped(&child_frame, Some(&parent), tls)?;
     let tid = child.tid;
     if let Some(ptr) = req.clear_child_tid_ptr() {
         child.clear_child_tid.store(ptr, Ordering::Relaxed);

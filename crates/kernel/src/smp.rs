@@ -141,6 +141,12 @@ const CHECK_IN_TIMEOUT_NS: u64 = 1_000_000_000;
 /// Set by the boot CPU once the scheduler exists; the APs wait for it.
 static RELEASED: AtomicBool = AtomicBool::new(false);
 
+/// The index of the CPU being started, until it checks in or the boot CPU gives up on
+/// it: whichever of the two swaps it to [`NOBODY`] first decides, so a late AP can never
+/// come online after the boot CPU counted it out.
+static BOOTING: AtomicUsize = AtomicUsize::new(NOBODY);
+const NOBODY: usize = usize::MAX;
+
 /// Starts the application processors listed in ACPI's MADT; returns the CPU count
 /// (the boot CPU included).
 pub fn start_application_processors(info: &boot::BootInfo) -> usize {
@@ -204,6 +210,7 @@ fn start_one(cpu: usize, apic_id: u32) -> bool {
     // SAFETY: the first MiB is kept out of the frame allocator for the trampoline, and
     // the previous AP (if any) checked in, so it has left the trampoline page.
     unsafe { boot::ap::install_trampoline(&start) };
+    BOOTING.store(cpu, Ordering::Release);
 
     arch::apic::send_startup(apic_id, boot::ap::STARTUP_VECTOR);
     delay_ns(SIPI_DELAY_NS);
@@ -212,18 +219,31 @@ fn start_one(cpu: usize, apic_id: u32) -> bool {
     arch::apic::send_startup(apic_id, boot::ap::STARTUP_VECTOR);
 
     let deadline = crate::clock::monotonic_ns() + CHECK_IN_TIMEOUT_NS;
-    while cpu_count() <= cpu {
-        if crate::clock::monotonic_ns() >= deadline {
+    while BOOTING.load(Ordering::Acquire) == cpu {
+        let late = crate::clock::monotonic_ns() >= deadline;
+        if late && end_start_up(cpu) {
             tracing::warn!(
                 "smp: CPU {cpu} (APIC id {apic_id}) did not start; it and any later stay off"
             );
-            // Back to wait-for-SIPI, so it cannot wake up later in a reused trampoline.
+            // Back to wait-for-SIPI: it must not run on in a trampoline that changes.
             arch::apic::send_init(apic_id);
             return false;
         }
         core::hint::spin_loop();
     }
+    // The AP won: it marks itself online next, a few instructions away.
+    while cpu_count() <= cpu {
+        core::hint::spin_loop();
+    }
     true
+}
+
+/// Ends the start-up of `cpu` (the AP checking in, or the boot CPU giving up); false if
+/// the other side ended it first.
+fn end_start_up(cpu: usize) -> bool {
+    BOOTING
+        .compare_exchange(cpu, NOBODY, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
 }
 
 /// Busy-waits `ns` nanoseconds of CLOCK_MONOTONIC.
@@ -245,8 +265,13 @@ extern "C" fn ap_entry(cpu: u64, apic_id: u64) -> ! {
             arch::apic::id()
         );
     }
+    let cpu = cpu as usize;
+    if !end_start_up(cpu) {
+        // Too late: the boot CPU gave up on this one (and is sending INIT).
+        park_this_cpu();
+    }
     arch::apic::timer_periodic(arch::idt::VECTOR_TIMER, crate::timer_count_per_tick());
-    set_online(cpu as usize, apic_id as u32);
+    set_online(cpu, apic_id as u32);
     // The scheduler does not exist yet; nothing can be asked of this CPU until then
     // (no address space exists either, so no shootdown can come).
     while !RELEASED.load(Ordering::Acquire) {

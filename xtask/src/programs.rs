@@ -176,7 +176,11 @@ pub fn build_kernel(ws: &Workspace, sched: Option<&str>) -> Result<PathBuf, Stri
     run_status(cmd, "kernel build")?;
     let built = target_dir.join(TARGET).join("release/kernel");
     let copy = target_dir.join(format!("spindle-{}", sched.unwrap_or("default")));
-    fs::copy(&built, &copy).map_err(|e| format!("copy {}: {e}", built.display()))?;
+    // Copy beside and rename, for the same reason as the initrd (a running QEMU may
+    // still read the previous image).
+    let tmp = copy.with_extension(format!("{}.tmp", std::process::id()));
+    fs::copy(&built, &tmp).map_err(|e| format!("copy {}: {e}", built.display()))?;
+    fs::rename(&tmp, &copy).map_err(|e| format!("{}: {e}", copy.display()))?;
     Ok(copy)
 }
 
@@ -330,7 +334,11 @@ pub fn write_initrd(ws: &Workspace, name: &str, files: &[InitrdFile]) -> Result<
     }
     let out = ws.out_dir("initrd").join(format!("{name}.cpio"));
     fs::create_dir_all(ws.out_dir("initrd")).map_err(|e| format!("target/initrd: {e}"))?;
-    fs::write(&out, archive.finish()).map_err(|e| format!("{}: {e}", out.display()))?;
+    // Write beside and rename: a QEMU of another xtask run may have the old file mapped,
+    // and rewriting it in place would change (or truncate) what that guest reads.
+    let tmp = out.with_extension(format!("cpio.{}.tmp", std::process::id()));
+    fs::write(&tmp, archive.finish()).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    fs::rename(&tmp, &out).map_err(|e| format!("{}: {e}", out.display()))?;
     Ok(out)
 }
 

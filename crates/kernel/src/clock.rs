@@ -132,7 +132,9 @@ pub fn expire_timers() {
         // Every CPU ticks; one expiring at a time is enough, so a busy lock means
         // another CPU is on it.
         let due = {
-            let Some(mut t) = TIMERS.try_lock() else { break };
+            let Some(mut t) = TIMERS.try_lock() else {
+                break;
+            };
             match t.first() {
                 Some(&(d, tid)) if d <= now => {
                     t.remove(&(d, tid));

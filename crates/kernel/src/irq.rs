@@ -19,7 +19,7 @@ pub fn mask_legacy_pic() {
 pub fn handle(vector: u8, frame: &mut Frame) {
     let from_user = frame.cs & 3 == 3;
     match vector {
-        VECTOR_SPURIOUS => return,
+        VECTOR_SPURIOUS => {}
         VECTOR_TIMER => {
             arch::apic::eoi();
             crate::thread::tick(from_user);

@@ -78,6 +78,7 @@ fn kernel_main(info: &'static BootInfo) -> ! {
     arch::apic::init(apic_virt);
     smp::set_apic_id(0, arch::apic::id());
     clock::init();
+    kprintln!("clock: TSC at {} MHz", clock::tsc_hz() / 1_000_000);
     start_timer();
 
     if let Some(test) = cmdline.test.as_deref() {

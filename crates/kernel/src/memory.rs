@@ -14,7 +14,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use x86_64::structures::paging::{
     FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as Flags, PhysFrame,
-    Size4KiB, Translate, mapper::TranslateResult,
+    Size4KiB,
 };
 use x86_64::{PhysAddr, VirtAddr};
 
@@ -46,10 +46,10 @@ pub fn alloc_zeroed_frame() -> Option<u64> {
 
 /// Returns a frame to the allocator.
 pub fn free_frame(pa: u64) {
-    if let Some(frames) = FRAMES.lock().as_mut() {
-        if frames.free(pa).is_err() {
-            tracing::error!("memory: bad free of frame {pa:#x}");
-        }
+    if let Some(frames) = FRAMES.lock().as_mut()
+        && frames.free(pa).is_err()
+    {
+        tracing::error!("memory: bad free of frame {pa:#x}");
     }
 }
 
@@ -218,17 +218,6 @@ impl UserPageTable {
         UserPageTable {
             pml4,
             pending_free: alloc::vec::Vec::new(),
-        }
-    }
-
-    fn entry(&self, va: u64) -> Option<(u64, Flags)> {
-        // SAFETY: callers hold the address-space lock, so nobody edits this table.
-        let m = unsafe { mapper(self.pml4) };
-        match m.translate(VirtAddr::new(va)) {
-            TranslateResult::Mapped { frame, flags, .. } => {
-                Some((frame.start_address().as_u64(), flags))
-            }
-            _ => None,
         }
     }
 }

@@ -62,11 +62,11 @@ impl Process {
 
 /// Loads the current address space on this CPU (every thread shares the one).
 pub fn activate_address_space() {
-    if let Some(p) = PROCESS.get() {
-        if arch::cpu::cr3() & !0xfff != p.pml4 {
-            // SAFETY: the PML4 shares the kernel half with the current one.
-            unsafe { arch::cpu::write_cr3(p.pml4) };
-        }
+    if let Some(p) = PROCESS.get()
+        && arch::cpu::cr3() & !0xfff != p.pml4
+    {
+        // SAFETY: the PML4 shares the kernel half with the current one.
+        unsafe { arch::cpu::write_cr3(p.pml4) };
     }
 }
 
@@ -96,11 +96,11 @@ pub fn kill_by_signal(sig: i32, addr: u64, rip: u64) -> ! {
 
 /// Ends the program with `status` (exit_group, last exit, fatal signal): ends the VM.
 pub fn exit_program(status: i32) -> ! {
-    if let Some(p) = PROCESS.get() {
-        if p.exiting.swap(true, Ordering::SeqCst) {
-            // Another thread is already ending the program; stop here.
-            crate::smp::park_this_cpu();
-        }
+    if let Some(p) = PROCESS.get()
+        && p.exiting.swap(true, Ordering::SeqCst)
+    {
+        // Another thread is already ending the program; stop here.
+        crate::smp::park_this_cpu();
     }
     crate::smp::stop_other_cpus();
     crate::exit_vm(status)
@@ -139,7 +139,7 @@ impl UserMemory for CurrentUser {
     }
 
     fn update_u32(&self, addr: usize, op: &mut dyn FnMut(u32) -> u32) -> Result<u32, Errno> {
-        if addr % 4 != 0 || !user_range_ok(addr as u64, 4) {
+        if !addr.is_multiple_of(4) || !user_range_ok(addr as u64, 4) {
             return Err(Errno::EFAULT);
         }
         let mut old = self.read_u32(addr)?;

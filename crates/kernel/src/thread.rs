@@ -205,10 +205,10 @@ pub fn start(t: &Thread, affinity: Option<sched::CpuMask>) {
             .enqueue(t.task_id(), cpu, EnqueueReason::Spawn)
             .ok()
             .flatten();
-        if let Some(mask) = affinity {
-            if let Ok(Some(c)) = s.set_affinity(t.task_id(), mask) {
-                target = Some(c);
-            }
+        if let Some(mask) = affinity
+            && let Ok(Some(c)) = s.set_affinity(t.task_id(), mask)
+        {
+            target = Some(c);
         }
         target
     });
@@ -266,10 +266,10 @@ fn schedule(reason: Reason) {
     });
     let Some(next) = next else { return };
     let next = next.and_then(|id| find(id.0 as u32));
-    if let Some(n) = &next {
-        if Arc::ptr_eq(n, &cur) {
-            return;
-        }
+    if let Some(n) = &next
+        && Arc::ptr_eq(n, &cur)
+    {
+        return;
     }
     switch_from(cur, next);
 }
@@ -404,10 +404,10 @@ pub fn park(deadline_ns: Option<u64>) -> bool {
         if me.permit.swap(false, Ordering::Acquire) {
             return true;
         }
-        if let Some(d) = deadline_ns {
-            if crate::clock::monotonic_ns() >= d {
-                return false;
-            }
+        if let Some(d) = deadline_ns
+            && crate::clock::monotonic_ns() >= d
+        {
+            return false;
         }
         sleep_once(&me, deadline_ns);
     }

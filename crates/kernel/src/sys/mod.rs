@@ -113,7 +113,7 @@ fn dispatch(n: usize, a: [usize; 6], frame: &mut Frame) -> SysResult {
         nr::__NR_tgkill => signal::tgkill(a[0] as i32, a[1] as i32, a[2]),
         nr::__NR_tkill => signal::tkill(a[0] as i32, a[1]),
         nr::__NR_kill => signal::kill(a[0] as i32, a[1]),
-        nr::__NR_getpid | nr::__NR_getpgrp => Ok(1),
+        nr::__NR_getpid | nr::__NR_getpgrp => Ok(crate::process::get().pid as usize),
         nr::__NR_getppid => Ok(0),
         nr::__NR_getuid | nr::__NR_geteuid | nr::__NR_getgid | nr::__NR_getegid => Ok(0),
         nr::__NR_setsid => Err(Errno::EPERM),

@@ -112,7 +112,7 @@ pub fn tkill(tid: i32, sig: usize) -> SysResult {
 
 pub fn kill(pid: i32, sig: usize) -> SysResult {
     match pid {
-        1 | 0 | -1 => crate::signal::send(sig),
+        -1..=1 => crate::signal::send(sig),
         _ => Err(Errno::ESRCH),
     }
 }

@@ -215,7 +215,7 @@ pub fn sched_getaffinity(pid: i32, len: usize, mask: usize) -> SysResult {
     let tid = target(pid)?;
     // The kernel's cpumask is 8 bytes here (nr_cpu_ids <= 64): Linux wants at least
     // that many bytes, a multiple of sizeof(long).
-    if len < 8 || len % 8 != 0 {
+    if len < 8 || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     let m = threads::affinity(tid).ok_or(Errno::ESRCH)?;

@@ -198,6 +198,10 @@ pub fn open(path: &str) -> Result<Node, Errno> {
         "/dev/tty" | "/dev/console" | "/dev/stdout" | "/dev/stderr" | "/dev/stdin" => {
             return Ok(Node::Console);
         }
+        "/proc/self/maps" | "/proc/thread-self/maps" | "/proc/1/maps" => {
+            let data = FileData::Owned(crate::process::maps());
+            return Ok(Node::File { data, ino: 4 });
+        }
         "/" => return Ok(Node::Dir { ino: 1 }),
         _ => {}
     }

@@ -29,7 +29,10 @@ pub struct Process {
     pub futexes: futex::FutexTable<Arc<Thread>>,
     pub files: Mutex<crate::files::FdTable>,
     pub exe: String,
-    pub signals: Mutex<crate::signal::Dispositions>,
+    /// Signal dispositions (rt_sigaction), shared by all threads (CLONE_SIGHAND).
+    pub actions: Mutex<[signal::SigAction; signal::NSIG]>,
+    /// Signals sent to the process (kill) and not yet taken by a thread.
+    pub sig_pending: core::sync::atomic::AtomicU64,
     exiting: AtomicBool,
 }
 
@@ -41,6 +44,36 @@ pub fn get() -> &'static Process {
         Some(p) => p,
         None => panic!("process: no program yet"),
     }
+}
+
+/// The running program, if one started.
+pub fn try_get() -> Option<&'static Process> {
+    PROCESS.get()
+}
+
+/// `/proc/self/maps` (proc(5)): one line per VMA. glibc's `pthread_getattr_np` finds
+/// the main thread's stack here, and Rust's std uses that to recognise a stack overflow.
+pub fn maps() -> Vec<u8> {
+    use core::fmt::Write;
+    let p = get();
+    let mut out = String::new();
+    for v in p.lock_mm().vmas() {
+        let r = if v.prot.readable() { 'r' } else { '-' };
+        let w = if v.prot.writable() { 'w' } else { '-' };
+        let x = if v.prot.executable() { 'x' } else { '-' };
+        let name = match v.kind {
+            VmaKind::Stack if v.end as u64 == STACK_TOP => "[stack]",
+            VmaKind::Heap => "[heap]",
+            VmaKind::Elf => p.exe.as_str(),
+            _ => "",
+        };
+        let _ = writeln!(
+            out,
+            "{:08x}-{:08x} {r}{w}{x}p 00000000 00:00 0 {:>20}{name}",
+            v.start, v.end, ""
+        );
+    }
+    out.into_bytes()
 }
 
 /// The address-space id futex keys use.
@@ -249,7 +282,8 @@ pub fn start(path: &str, argv: &[String], envp: &[String]) -> Result<(), String>
         futexes: futex::FutexTable::new(),
         files: Mutex::new(crate::files::FdTable::with_console()),
         exe: String::from(path),
-        signals: Mutex::new(crate::signal::Dispositions::new()),
+        actions: Mutex::new([signal::SigAction::default(); signal::NSIG]),
+        sig_pending: core::sync::atomic::AtomicU64::new(0),
         exiting: AtomicBool::new(false),
     });
     let frame = syscall::Frame {

@@ -52,8 +52,16 @@ pub struct Thread {
     pub clear_child_tid: AtomicUsize,
     /// `set_robust_list(2)` head and length.
     pub robust_list: Mutex<(usize, usize)>,
-    /// Signal mask (rt_sigprocmask), kept for the program's sake.
+    /// Blocked signals (rt_sigprocmask).
     pub sigmask: AtomicU64,
+    /// Signals sent to this thread (tgkill, faults) and not yet delivered.
+    pub sig_pending: AtomicU64,
+    /// The siginfo of each pending thread-directed signal.
+    pub sig_info: Mutex<alloc::vec::Vec<signal::SigInfo>>,
+    /// The mask to restore after a handler that sigsuspend(2) let run.
+    pub saved_mask: Mutex<Option<u64>>,
+    /// sigaltstack(2).
+    pub altstack: Mutex<signal::AltStack>,
     /// The CPU it last ran on (a placement hint).
     last_cpu: AtomicUsize,
 }
@@ -168,6 +176,10 @@ pub fn spawn_stopped(
         clear_child_tid: AtomicUsize::new(0),
         robust_list: Mutex::new((0, 0)),
         sigmask: AtomicU64::new(0),
+        sig_pending: AtomicU64::new(0),
+        sig_info: Mutex::new(alloc::vec::Vec::new()),
+        saved_mask: Mutex::new(None),
+        altstack: Mutex::new(signal::AltStack::disabled()),
         last_cpu: AtomicUsize::new(arch::percpu::cpu_id()),
     });
     let size = arch::cpu::XSAVE_SIZE.load(Ordering::Relaxed) as usize;
@@ -396,20 +408,94 @@ pub fn unpark(t: &Thread) {
     wake(t);
 }
 
-/// Blocks the current thread until `unpark` or `deadline_ns` (monotonic) passes.
-/// Returns true if woken by unpark.
-pub fn park(deadline_ns: Option<u64>) -> bool {
+/// Makes `t` notice a signal: wakes it if it sleeps, and interrupts the CPU it runs on
+/// so that it passes through the kernel's return path, where signals are delivered.
+pub fn notify(t: &Thread) {
+    wake(t);
+    if t.on_cpu.load(Ordering::Acquire) {
+        let cpu = t.last_cpu.load(Ordering::Relaxed);
+        if cpu != arch::percpu::cpu_id() {
+            crate::smp::send_wake_ipi(cpu);
+        }
+    }
+}
+
+/// [`notify`] for every thread (a process-directed signal).
+pub fn notify_all() {
+    let all: alloc::vec::Vec<Arc<Thread>> = THREADS.lock().values().cloned().collect();
+    for t in &all {
+        notify(t);
+    }
+}
+
+/// How a [`park`] ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Wakeup {
+    Unparked,
+    TimedOut,
+    /// A signal the thread does not block is pending (the syscall returns EINTR).
+    Interrupted,
+}
+
+/// Blocks the current thread until `unpark`, `deadline_ns` (monotonic), or a signal.
+pub fn park(deadline_ns: Option<u64>) -> Wakeup {
     let me = current();
     loop {
         if me.permit.swap(false, Ordering::Acquire) {
-            return true;
+            return Wakeup::Unparked;
+        }
+        if crate::signal::deliverable(&me) != 0 {
+            return Wakeup::Interrupted;
         }
         if let Some(d) = deadline_ns
             && crate::clock::monotonic_ns() >= d
         {
-            return false;
+            return Wakeup::TimedOut;
         }
         sleep_once(&me, deadline_ns);
+    }
+}
+
+/// The current thread's whole extended state as an XSAVE (or FXSAVE) image, for a
+/// signal frame: the xsave area with the XMM registers and MXCSR the entry stub saved.
+pub fn fpu_image(t: &Thread) -> alloc::vec::Vec<u8> {
+    let size = arch::cpu::XSAVE_SIZE.load(Ordering::Relaxed) as usize;
+    // SAFETY: `t` is the running thread: its save areas are its own, on its stack.
+    unsafe {
+        arch::cpu::save_upper_state(t.ext_area());
+        let mut image = alloc::vec![0u8; size];
+        core::ptr::copy_nonoverlapping(t.ext_area(), image.as_mut_ptr(), size);
+        core::ptr::copy_nonoverlapping(t.sse_area(), image.as_mut_ptr().add(160), 256);
+        core::ptr::copy_nonoverlapping(t.sse_area().add(0x100), image.as_mut_ptr().add(24), 4);
+        image
+    }
+}
+
+/// Loads an image checked by `signal::frame::check_fpstate` as the current thread's
+/// extended state (rt_sigreturn).
+pub fn load_fpu_image(t: &Thread, image: &[u8], format: signal::frame::FpFormat) {
+    let size = arch::cpu::XSAVE_SIZE.load(Ordering::Relaxed) as usize;
+    let xsave = arch::cpu::HAS_XSAVE.load(Ordering::Relaxed);
+    // SAFETY: `t` is the running thread; the image holds `size` bytes (Xsave) or 512
+    // (Fxsave); the header written below is one XRSTOR accepts.
+    unsafe {
+        let ext = t.ext_area();
+        match format {
+            signal::frame::FpFormat::Xsave => {
+                core::ptr::copy_nonoverlapping(image.as_ptr(), ext, size)
+            }
+            signal::frame::FpFormat::Fxsave => {
+                core::ptr::copy_nonoverlapping(image.as_ptr(), ext, 512);
+                if xsave && size >= 576 {
+                    core::ptr::write_bytes(ext.add(512), 0, 64);
+                    // x87 and SSE from the image; everything else back to its initial state.
+                    core::ptr::write_unaligned(ext.add(512) as *mut u64, 3);
+                }
+            }
+        }
+        core::ptr::copy_nonoverlapping(image.as_ptr().add(160), t.sse_area(), 256);
+        core::ptr::copy_nonoverlapping(image.as_ptr().add(24), t.sse_area().add(0x100), 4);
+        arch::cpu::restore_upper_state(ext);
     }
 }
 
@@ -424,11 +510,24 @@ fn sleep_once(me: &Arc<Thread>, deadline_ns: Option<u64>) {
     }
 }
 
-/// Sleeps until the monotonic clock reaches `deadline_ns`.
-pub fn sleep_until(deadline_ns: u64) {
+/// Sleeps until the monotonic clock reaches `deadline_ns`; `Err(EINTR)` if a signal
+/// comes first.
+pub fn sleep_until(deadline_ns: u64) -> Result<(), syscall::Errno> {
     let me = current();
     while crate::clock::monotonic_ns() < deadline_ns {
+        if crate::signal::deliverable(&me) != 0 {
+            return Err(syscall::Errno::EINTR);
+        }
         sleep_once(&me, Some(deadline_ns));
+    }
+    Ok(())
+}
+
+/// Sleeps until a signal the thread does not block is pending (pause, sigsuspend).
+pub fn sleep_until_signal() {
+    let me = current();
+    while crate::signal::deliverable(&me) == 0 {
+        sleep_once(&me, None);
     }
 }
 

@@ -80,17 +80,24 @@ extern "C" fn trap_handler(frame: &mut Frame) {
         0..=31 => kernel_exception(frame),
         _ => crate::irq::handle(vector, frame),
     }
+    if from_user(frame) {
+        crate::signal::deliver_pending(frame);
+    }
 }
 
+/// The signal an exception in ring 3 raises, with its si_code and si_addr, as Linux's
+/// x86 trap handlers choose them (arch/x86/kernel/traps.c).
 fn user_exception(frame: &mut Frame) {
-    let (sig, addr) = match frame.vector {
-        0 | 16 | 19 => (SIGFPE, frame.rip),
-        1 | 3 => (SIGTRAP, frame.rip),
-        6 => (SIGILL, frame.rip),
-        17 => (SIGBUS, 0),
-        _ => (SIGSEGV, 0),
+    use signal::info::code;
+    let (sig, code, addr) = match frame.vector {
+        0 => (signal::SIGFPE, code::FPE_INTDIV, frame.rip),
+        16 | 19 => (signal::SIGFPE, code::FPE_FLTINV, frame.rip),
+        1 | 3 => (signal::SIGTRAP, code::TRAP_BRKPT, frame.rip),
+        6 => (signal::SIGILL, code::ILL_ILLOPN, frame.rip),
+        17 => (signal::SIGBUS, code::BUS_ADRALN, 0),
+        _ => (signal::SIGSEGV, code::SI_KERNEL, 0),
     };
-    crate::process::kill_by_signal(sig, addr, frame.rip)
+    crate::signal::fault(frame, sig, code, addr)
 }
 
 fn page_fault(frame: &mut Frame) {
@@ -98,11 +105,17 @@ fn page_fault(frame: &mut Frame) {
     let error = frame.error_code;
     let access = crate::memory::access_from_error_code(error);
     if from_user(frame) {
+        use signal::info::code;
         match crate::process::handle_user_fault(addr, access) {
             Ok(()) => {}
             // Out of memory while demand paging: Linux's OOM killer sends SIGKILL.
             Err(mm::Fault::OutOfMemory) => crate::process::kill_by_signal(SIGKILL, addr, frame.rip),
-            Err(_) => crate::process::kill_by_signal(SIGSEGV, addr, frame.rip),
+            Err(mm::Fault::AccErr) => {
+                crate::signal::fault(frame, signal::SIGSEGV, code::SEGV_ACCERR, addr)
+            }
+            Err(mm::Fault::MapErr) => {
+                crate::signal::fault(frame, signal::SIGSEGV, code::SEGV_MAPERR, addr)
+            }
         }
         return;
     }

@@ -38,19 +38,25 @@ fn report_unknown(n: usize) {
 #[unsafe(no_mangle)]
 extern "C" fn syscall_handler(frame: &mut Frame) {
     let n = frame.syscall_number();
-    let a = frame.syscall_args();
-    let result = dispatch(n, a, frame);
-    tracing::trace!(
-        "syscall {} ({}) -> {:?}",
-        n,
-        syscall::names::name(n),
-        result
-    );
-    frame.rax = match result {
-        Ok(v) => v as u64,
-        Err(e) => e.to_return_value() as u64,
-    };
+    if n == nr::__NR_rt_sigreturn as usize {
+        // Restores every register, rax included: nothing to store.
+        crate::signal::sigreturn(frame);
+    } else {
+        let a = frame.syscall_args();
+        let result = dispatch(n, a, frame);
+        tracing::trace!(
+            "syscall {} ({}) -> {:?}",
+            n,
+            syscall::names::name(n),
+            result
+        );
+        frame.rax = match result {
+            Ok(v) => v as u64,
+            Err(e) => e.to_return_value() as u64,
+        };
+    }
     threads::resched_if_needed(true);
+    crate::signal::deliver_pending(frame);
 }
 
 fn dispatch(n: usize, a: [usize; 6], frame: &mut Frame) -> SysResult {
@@ -109,7 +115,11 @@ fn dispatch(n: usize, a: [usize; 6], frame: &mut Frame) -> SysResult {
         nr::__NR_time => time::time(a[0]),
         nr::__NR_rt_sigaction => signal::rt_sigaction(a[0], a[1], a[2], a[3]),
         nr::__NR_rt_sigprocmask => signal::rt_sigprocmask(a[0] as u32, a[1], a[2], a[3]),
-        nr::__NR_sigaltstack => signal::sigaltstack(a[0], a[1]),
+        nr::__NR_sigaltstack => signal::sigaltstack(a[0], a[1], frame),
+        nr::__NR_rt_sigpending => signal::rt_sigpending(a[0], a[1]),
+        nr::__NR_rt_sigsuspend => signal::rt_sigsuspend(a[0], a[1]),
+        nr::__NR_rt_sigtimedwait => signal::rt_sigtimedwait(a[0], a[1], a[2], a[3]),
+        nr::__NR_pause => signal::pause(),
         nr::__NR_tgkill => signal::tgkill(a[0] as i32, a[1] as i32, a[2]),
         nr::__NR_tkill => signal::tkill(a[0] as i32, a[1]),
         nr::__NR_kill => signal::kill(a[0] as i32, a[1]),

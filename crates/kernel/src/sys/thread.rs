@@ -158,10 +158,10 @@ impl futex::FutexHost for FutexHost {
     }
 
     fn park(&self, _w: &Arc<Thread>, deadline_ns: Option<u64>) -> futex::Wakeup {
-        if threads::park(deadline_ns) {
-            futex::Wakeup::Woken
-        } else {
-            futex::Wakeup::TimedOut
+        match threads::park(deadline_ns) {
+            threads::Wakeup::Unparked => futex::Wakeup::Woken,
+            threads::Wakeup::TimedOut => futex::Wakeup::TimedOut,
+            threads::Wakeup::Interrupted => futex::Wakeup::Interrupted,
         }
     }
 

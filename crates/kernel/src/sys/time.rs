@@ -58,19 +58,27 @@ pub fn time(ptr: usize) -> SysResult {
     Ok(secs as usize)
 }
 
-/// Sleeps `ns` from now; a no-op for 0.
-fn sleep_ns(ns: u64) {
+/// Sleeps `ns` from now. Interrupted by a signal: EINTR, and the time left is written
+/// to `rem` if given (nanosleep(2)).
+fn sleep_ns(ns: u64, rem: usize) -> SysResult {
     let deadline = clock::monotonic_ns().saturating_add(ns);
-    crate::thread::sleep_until(deadline);
+    match crate::thread::sleep_until(deadline) {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            if rem != 0 {
+                write_timespec(rem, deadline.saturating_sub(clock::monotonic_ns()))?;
+            }
+            Err(e)
+        }
+    }
 }
 
-pub fn nanosleep(req: usize, _rem: usize) -> SysResult {
+pub fn nanosleep(req: usize, rem: usize) -> SysResult {
     let t = read_timespec(req)?;
-    sleep_ns(t.to_ns_saturating());
-    Ok(0)
+    sleep_ns(t.to_ns_saturating(), rem)
 }
 
-pub fn clock_nanosleep(id: i32, flags: u32, req: usize, _rem: usize) -> SysResult {
+pub fn clock_nanosleep(id: i32, flags: u32, req: usize, rem: usize) -> SysResult {
     let c = ClockId::from_raw(id)?;
     if matches!(c.base(), TimeBase::ThreadCpu) {
         return Err(Errno::EINVAL);
@@ -79,11 +87,12 @@ pub fn clock_nanosleep(id: i32, flags: u32, req: usize, _rem: usize) -> SysResul
     if flags & linux_raw_sys::general::TIMER_ABSTIME != 0 {
         let target = t.to_ns_saturating();
         let current = now(c.base());
+        // An absolute sleep leaves `rem` alone (clock_nanosleep(2)).
         if target > current {
-            sleep_ns(target - current);
+            return sleep_ns(target - current, 0);
         }
+        Ok(0)
     } else {
-        sleep_ns(t.to_ns_saturating());
+        sleep_ns(t.to_ns_saturating(), rem)
     }
-    Ok(0)
 }

@@ -104,10 +104,16 @@ fn read_rtc() -> Option<u64> {
     time::rtc_to_unix(&a)
 }
 
-/// Nanoseconds since boot.
+/// The latest time any CPU has read, so that the clock never goes back when a thread
+/// moves to a CPU whose TSC lags (the TSCs of QEMU's vCPUs need not agree exactly).
+static LAST_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Nanoseconds since boot: never less than a value already returned on any CPU.
 pub fn monotonic_ns() -> u64 {
     let ticks = arch::cpu::rdtsc().saturating_sub(BOOT_TSC.load(Ordering::Relaxed));
-    TSC.get().map_or(0, |c| c.ticks_to_ns(ticks))
+    let now = TSC.get().map_or(0, |c| c.ticks_to_ns(ticks));
+    let last = LAST_NS.fetch_max(now, Ordering::AcqRel);
+    now.max(last)
 }
 
 /// Nanoseconds since the Unix epoch.

@@ -99,6 +99,16 @@ fn dequeue(t: &Thread) -> Option<(usize, SigInfo)> {
 
 /// Delivers pending signals before the current thread returns to ring 3 with `frame`.
 pub fn deliver_pending(frame: &mut Frame) {
+    deliver(frame);
+    // A return address outside the user half (from a forged sigreturn frame or a bogus
+    // handler address) would fault in `iretq`, in ring 0: Linux turns that fault into
+    // SIGSEGV for the program, and so does Spindle, before trying.
+    if frame.rip >= crate::memory::USER_TOP {
+        die(signal::SIGSEGV, Some((frame.rip, frame.rip)));
+    }
+}
+
+fn deliver(frame: &mut Frame) {
     let Some(p) = process::try_get() else { return };
     let me = thread::current();
     while deliverable(&me) != 0 {

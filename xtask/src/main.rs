@@ -222,7 +222,8 @@ fn select_host_binary(ws: &Workspace, path: &str) -> Result<Selection, Failure> 
     let mut files = vec![programs::bin_file(&base, host)];
     files.extend(programs::data_files(ws));
     Ok(Selection {
-        initrd_name: "host".into(),
+        // One initrd per run: two runs of different host binaries may overlap.
+        initrd_name: format!("host-{}", std::process::id()),
         files,
         program: Some(format!("/bin/{base}")),
     })
@@ -251,6 +252,11 @@ fn run(ws: &Workspace, args: RunArgs) -> Result<u8, Failure> {
         accel: args.accel,
     };
     let run = qemu::run(&config, Duration::from_secs(args.timeout), true);
+    if selection.initrd_name.starts_with("host-")
+        && let Some(initrd) = &config.initrd
+    {
+        let _ = std::fs::remove_file(initrd);
+    }
     let outcome = run.outcome();
     if let Some(note) = outcome::note(run.termination, &run.lines) {
         eprintln!("xtask: {note}");

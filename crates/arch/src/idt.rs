@@ -1,7 +1,7 @@
 //! The IDT: 256 gates to the stubs in [`crate::entry`].
 //!
-//! Every gate is an interrupt gate (IF cleared on entry), DPL 0, so `int n` from ring 3
-//! raises #GP. NMI, double fault and machine check run on IST stacks: they may arrive
+//! Every gate is an interrupt gate (IF cleared on entry), DPL 0 — so `int n` from ring 3
+//! raises #GP — except the breakpoint and overflow gates, which programs may use. NMI, double fault and machine check run on IST stacks: they may arrive
 //! with a broken kernel stack (a double fault from a stack overflow always does).
 
 use crate::gdt::{IST_DOUBLE_FAULT, IST_MACHINE_CHECK, IST_NMI};
@@ -30,10 +30,13 @@ pub fn init() {
             18 => IST_MACHINE_CHECK,
             _ => 0,
         } as u64;
+        // `int3` and `into` are meant for programs: DPL 3, so ring 3 reaches them (and
+        // gets SIGTRAP / SIGSEGV) instead of a general-protection fault.
+        let dpl: u64 = if v == 3 || v == 4 { 3 } else { 0 };
         let low = handler & 0xffff
             | (crate::KERNEL_CS as u64) << 16
             | ist << 32
-            | 0x8e << 40 // present, DPL 0, 64-bit interrupt gate
+            | (0x8e | dpl << 5) << 40 // present, DPL, 64-bit interrupt gate
             | ((handler >> 16) & 0xffff) << 48;
         // SAFETY: init runs once on the boot CPU before interrupts are enabled or any
         // other CPU starts, so nobody reads the table while it is written.

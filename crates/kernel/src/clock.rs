@@ -131,9 +131,50 @@ pub fn cancel_timer(deadline: u64, tid: u32) {
     TIMERS.lock().remove(&(deadline, tid));
 }
 
+/// The process's ITIMER_REAL (alarm, setitimer): next expiry and reload interval (ns).
+static ALARM: Mutex<Option<(u64, u64)>> = Mutex::new(None);
+
+/// Arms ITIMER_REAL to fire in `value` ns and then every `interval` ns (0 value: off).
+/// Returns the previous (time left, interval).
+pub fn set_alarm(value: u64, interval: u64) -> (u64, u64) {
+    let now = monotonic_ns();
+    let mut a = ALARM.lock();
+    let old = a.map_or((0, 0), |(at, iv)| (at.saturating_sub(now).max(1), iv));
+    *a = (value != 0).then(|| (now.saturating_add(value), interval));
+    old
+}
+
+/// ITIMER_REAL's (time left, interval) without changing it.
+pub fn alarm_left() -> (u64, u64) {
+    let now = monotonic_ns();
+    ALARM
+        .lock()
+        .map_or((0, 0), |(at, iv)| (at.saturating_sub(now).max(1), iv))
+}
+
+/// Sends SIGALRM when ITIMER_REAL expires, and reloads it.
+fn expire_alarm(now: u64) {
+    let fire = {
+        let Some(mut a) = ALARM.try_lock() else {
+            return;
+        };
+        match *a {
+            Some((at, iv)) if at <= now => {
+                *a = (iv != 0).then(|| (now + iv, iv));
+                true
+            }
+            _ => false,
+        }
+    };
+    if fire && crate::process::try_get().is_some() {
+        crate::signal::send_to_process(signal::SIGALRM);
+    }
+}
+
 /// Wakes the threads whose deadlines have passed (from the timer tick).
 pub fn expire_timers() {
     let now = monotonic_ns();
+    expire_alarm(now);
     loop {
         // Every CPU ticks; one expiring at a time is enough, so a busy lock means
         // another CPU is on it.

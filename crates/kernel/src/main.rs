@@ -25,6 +25,7 @@ mod smp;
 mod sys;
 mod thread;
 mod trap;
+mod uaccess;
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -95,6 +95,8 @@ fn user_exception(frame: &mut Frame) {
         1 | 3 => (signal::SIGTRAP, code::TRAP_BRKPT, frame.rip),
         6 => (signal::SIGILL, code::ILL_ILLOPN, frame.rip),
         17 => (signal::SIGBUS, code::BUS_ADRALN, 0),
+        // Segment not present, stack-segment fault (e.g. a non-canonical rsp).
+        11 | 12 => (signal::SIGBUS, code::SI_KERNEL, 0),
         _ => (signal::SIGSEGV, code::SI_KERNEL, 0),
     };
     crate::signal::fault(frame, sig, code, addr)
@@ -106,6 +108,13 @@ fn page_fault(frame: &mut Frame) {
     let access = crate::memory::access_from_error_code(error);
     if from_user(frame) {
         use signal::info::code;
+        // A fault taken in ring 3 for a supervisor access (no U bit: the CPU touching a
+        // descriptor table or, under TCG, the stack of an `iretq` run in ring 3) is not
+        // the program's to page in; retrying it would loop forever.
+        if error & 4 == 0 {
+            crate::signal::fault(frame, signal::SIGSEGV, code::SEGV_ACCERR, addr);
+            return;
+        }
         match crate::process::handle_user_fault(addr, access) {
             Ok(()) => {}
             // Out of memory while demand paging: Linux's OOM killer sends SIGKILL.

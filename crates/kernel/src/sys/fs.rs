@@ -2,6 +2,7 @@
 
 use crate::files::{self, Node, OpenFile};
 use crate::process::{self, CurrentUser};
+use crate::uaccess;
 use alloc::sync::Arc;
 use linux_raw_sys::general as g;
 use syscall::{Errno, SysResult, UserMemory, write_pod};
@@ -13,31 +14,59 @@ fn file(fd: i32) -> Result<Arc<OpenFile>, Errno> {
     process::get().files.lock().get(fd)
 }
 
-/// Copies user bytes to the console in chunks; EFAULT only if nothing was written.
-fn console_write(buf: usize, len: usize) -> SysResult {
+/// Bytes of one write the console prints as a unit: writes and writevs up to this size
+/// never interleave with another thread's (Linux's tty write lock covers a whole call).
+const CONSOLE_UNIT: usize = 64 * 1024;
+
+/// Writes the user ranges `iov` to the console, in units of up to `CONSOLE_UNIT` bytes;
+/// stops at the first unreadable byte. EFAULT only if nothing was written.
+fn console_write(iov: &[(usize, usize)]) -> SysResult {
+    let mut unit = alloc::vec::Vec::new();
     let mut done = 0;
-    let mut chunk = [0u8; CHUNK];
-    while done < len {
-        let n = (len - done).min(CHUNK);
-        if let Err(e) = CurrentUser.read_bytes(buf + done, &mut chunk[..n]) {
-            return if done == 0 { Err(e) } else { Ok(done) };
+    let mut faulted = false;
+    'ranges: for &(base, len) in iov {
+        let mut at = 0;
+        while at < len {
+            let n = (len - at).min(CONSOLE_UNIT - unit.len());
+            let old = unit.len();
+            unit.resize(old + n, 0);
+            let got = uaccess::read_partial(base + at, &mut unit[old..]).unwrap_or(0);
+            unit.truncate(old + got);
+            at += got;
+            if got < n {
+                faulted = true;
+                break 'ranges;
+            }
+            if unit.len() == CONSOLE_UNIT {
+                crate::serial::CONSOLE.write(&unit);
+                done += unit.len();
+                unit.clear();
+            }
         }
-        crate::serial::CONSOLE.write(&chunk[..n]);
-        done += n;
     }
-    Ok(done)
+    if !unit.is_empty() {
+        crate::serial::CONSOLE.write(&unit);
+        done += unit.len();
+    }
+    if faulted && done == 0 {
+        Err(Errno::EFAULT)
+    } else {
+        Ok(done)
+    }
 }
 
+/// Copies file bytes to the user buffer: a partly unmapped buffer gets what fits before
+/// the first bad byte (the short count), as Linux does.
 fn file_read(f: &OpenFile, data: &[u8], buf: usize, len: usize, at: Option<u64>) -> SysResult {
     let mut off = f.offset.lock();
     let pos = at.unwrap_or(*off);
     let start = (pos as usize).min(data.len());
     let n = len.min(data.len() - start);
-    CurrentUser.write_bytes(buf, &data[start..start + n])?;
+    let copied = uaccess::write_partial(buf, &data[start..start + n])?;
     if at.is_none() {
-        *off = (start + n) as u64;
+        *off = (start + copied) as u64;
     }
-    Ok(n)
+    Ok(copied)
 }
 
 fn do_read(fd: i32, buf: usize, len: usize, at: Option<u64>) -> SysResult {
@@ -45,6 +74,7 @@ fn do_read(fd: i32, buf: usize, len: usize, at: Option<u64>) -> SysResult {
     if len > isize::MAX as usize {
         return Err(Errno::EINVAL);
     }
+    uaccess::check_range(buf, len)?;
     match &f.node {
         // No console input: stdin reads as end of file.
         Node::Console => Ok(0),
@@ -70,10 +100,11 @@ pub fn pread(fd: i32, buf: usize, len: usize, off: i64) -> SysResult {
 
 pub fn write(fd: i32, buf: usize, len: usize) -> SysResult {
     let f = file(fd)?;
-    match &f.node {
-        Node::Console => console_write(buf, len),
-        _ => Err(Errno::EBADF),
+    if !matches!(f.node, Node::Console) {
+        return Err(Errno::EBADF);
     }
+    uaccess::check_range(buf, len)?;
+    console_write(&[(buf, len)])
 }
 
 fn iovecs(iov: usize, cnt: usize) -> Result<alloc::vec::Vec<(usize, usize)>, Errno> {
@@ -87,21 +118,20 @@ fn iovecs(iov: usize, cnt: usize) -> Result<alloc::vec::Vec<(usize, usize)>, Err
         if len > isize::MAX as usize {
             return Err(Errno::EINVAL);
         }
+        uaccess::check_range(base, len)?;
         v.push((base, len));
     }
     Ok(v)
 }
 
+/// writev(2): the iovecs go out as one unit (see `CONSOLE_UNIT`).
 pub fn writev(fd: i32, iov: usize, cnt: usize) -> SysResult {
-    file(fd)?;
-    let mut total = 0;
-    for (base, len) in iovecs(iov, cnt)? {
-        match write(fd, base, len) {
-            Ok(n) => total += n,
-            Err(e) => return if total == 0 { Err(e) } else { Ok(total) },
-        }
+    let f = file(fd)?;
+    let ranges = iovecs(iov, cnt)?;
+    if !matches!(f.node, Node::Console) {
+        return Err(Errno::EBADF);
     }
-    Ok(total)
+    console_write(&ranges)
 }
 
 pub fn readv(fd: i32, iov: usize, cnt: usize) -> SysResult {

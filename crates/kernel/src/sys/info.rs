@@ -66,10 +66,11 @@ pub fn getrandom(buf: usize, len: usize, flags: u32) -> SysResult {
     while done < len {
         let n = (len - done).min(chunk.len());
         crate::random::fill(&mut chunk[..n]);
-        if let Err(e) = CurrentUser.write_bytes(buf + done, &chunk[..n]) {
-            return if done == 0 { Err(e) } else { Ok(done) };
+        match crate::uaccess::write_partial(buf + done, &chunk[..n]) {
+            Ok(got) if got == n => done += n,
+            Ok(got) => return Ok(done + got),
+            Err(e) => return if done == 0 { Err(e) } else { Ok(done) },
         }
-        done += n;
     }
     Ok(done)
 }

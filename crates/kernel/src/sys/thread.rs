@@ -213,21 +213,32 @@ fn target(pid: i32) -> Result<u32, Errno> {
 
 pub fn sched_getaffinity(pid: i32, len: usize, mask: usize) -> SysResult {
     let tid = target(pid)?;
-    // The kernel's cpumask is 8 bytes here (nr_cpu_ids <= 64): Linux wants at least
-    // that many bytes, a multiple of sizeof(long).
+    // Linux wants room for nr_cpu_ids bits, in whole longs, and copies
+    // min(len, cpumask_size()) bytes.
     if len < 8 || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     let m = threads::affinity(tid).ok_or(Errno::ESRCH)?;
-    CurrentUser.write_u64(mask, m.bits())?;
-    Ok(8)
+    let n = len.min(CPUMASK_BYTES);
+    let mut bytes = [0u8; CPUMASK_BYTES];
+    bytes[..8].copy_from_slice(&m.bits().to_ne_bytes());
+    CurrentUser.write_bytes(mask, &bytes[..n])?;
+    Ok(n)
 }
+
+/// Bytes of the kernel's CPU mask as the affinity calls copy it: `cpumask_size()` is 32
+/// on the Debian kernel these programs were checked against (Spindle uses 8 of them).
+const CPUMASK_BYTES: usize = 32;
 
 pub fn sched_setaffinity(pid: i32, len: usize, mask: usize) -> SysResult {
     let tid = target(pid)?;
-    let mut bytes = [0u8; 8];
-    let n = len.min(8);
+    // Linux copies min(len, cpumask_size()) bytes, so an unreadable tail is EFAULT.
+    let mut bytes = [0u8; CPUMASK_BYTES];
+    let n = len.min(CPUMASK_BYTES);
     CurrentUser.read_bytes(mask, &mut bytes[..n])?;
+    let bytes: [u8; 8] = [
+        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+    ];
     let online = sched::CpuMask::all(crate::smp::cpu_count());
     let m = sched::CpuMask::from_bits(u64::from_ne_bytes(bytes)).and(online);
     if m.is_empty() {

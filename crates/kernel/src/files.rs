@@ -37,6 +37,11 @@ pub enum Node {
     Dir {
         ino: u64,
     },
+    /// One end of a pipe.
+    Pipe {
+        pipe: Arc<crate::pipe::Pipe>,
+        write_end: bool,
+    },
 }
 
 pub enum FileData {
@@ -56,7 +61,36 @@ impl FileData {
 pub struct OpenFile {
     pub node: Node,
     pub offset: Mutex<u64>,
-    pub status_flags: u32,
+    /// `O_ACCMODE`, `O_NONBLOCK`, ... as open(2) and fcntl(F_SETFL) set them.
+    pub status_flags: core::sync::atomic::AtomicU32,
+}
+
+impl OpenFile {
+    pub fn new(node: Node, status_flags: u32) -> Arc<OpenFile> {
+        Arc::new(OpenFile {
+            node,
+            offset: Mutex::new(0),
+            status_flags: core::sync::atomic::AtomicU32::new(status_flags),
+        })
+    }
+
+    pub fn flags(&self) -> u32 {
+        self.status_flags
+            .load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn nonblocking(&self) -> bool {
+        self.flags() & linux_raw_sys::general::O_NONBLOCK != 0
+    }
+}
+
+impl Drop for OpenFile {
+    /// The last descriptor of an open file went away: a pipe end closes.
+    fn drop(&mut self) {
+        if let Node::Pipe { pipe, write_end } = &self.node {
+            pipe.close_end(*write_end);
+        }
+    }
 }
 
 /// The descriptor table (one per process; threads share it: CLONE_FILES).
@@ -70,16 +104,12 @@ pub const MAX_FDS: usize = 1024;
 impl FdTable {
     /// fds 0, 1 and 2 on the console.
     pub fn with_console() -> FdTable {
-        let console = Arc::new(OpenFile {
-            node: Node::Console,
-            offset: Mutex::new(0),
-            status_flags: 2,
-        });
+        let console = OpenFile::new(Node::Console, linux_raw_sys::general::O_RDWR);
         FdTable {
             fds: alloc::vec![
                 Some((console.clone(), false)),
                 Some((console.clone(), false)),
-                Some((console, false))
+                Some((console, false)),
             ],
         }
     }

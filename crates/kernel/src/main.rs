@@ -17,6 +17,7 @@ mod heap;
 mod irq;
 mod mem;
 mod memory;
+mod pipe;
 mod process;
 mod random;
 mod serial;

@@ -80,6 +80,11 @@ fn do_read(fd: i32, buf: usize, len: usize, at: Option<u64>) -> SysResult {
         Node::Console => Ok(0),
         Node::File { data, .. } => file_read(&f, data.bytes(), buf, len, at),
         Node::Dir { .. } => Err(Errno::EISDIR),
+        Node::Pipe {
+            write_end: true, ..
+        } => Err(Errno::EBADF),
+        Node::Pipe { pipe, .. } if at.is_none() => pipe_read(pipe, &f, buf, len),
+        Node::Pipe { .. } => Err(Errno::ESPIPE),
     }
 }
 
@@ -92,7 +97,7 @@ pub fn pread(fd: i32, buf: usize, len: usize, off: i64) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let f = file(fd)?;
-    if matches!(f.node, Node::Console) {
+    if matches!(f.node, Node::Console | Node::Pipe { .. }) {
         return Err(Errno::ESPIPE);
     }
     do_read(fd, buf, len, Some(off as u64))
@@ -100,11 +105,130 @@ pub fn pread(fd: i32, buf: usize, len: usize, off: i64) -> SysResult {
 
 pub fn write(fd: i32, buf: usize, len: usize) -> SysResult {
     let f = file(fd)?;
-    if !matches!(f.node, Node::Console) {
-        return Err(Errno::EBADF);
-    }
     uaccess::check_range(buf, len)?;
-    console_write(&[(buf, len)])
+    write_ranges(&f, &[(buf, len)])
+}
+
+/// Writes user ranges to an open file: the console or a pipe's write end.
+fn write_ranges(f: &OpenFile, ranges: &[(usize, usize)]) -> SysResult {
+    match &f.node {
+        Node::Console => console_write(ranges),
+        Node::Pipe {
+            pipe,
+            write_end: true,
+        } => pipe_write(pipe, f, ranges),
+        _ => Err(Errno::EBADF),
+    }
+}
+
+/// Copies the user ranges into kernel memory, up to `max` bytes and the first bad byte.
+fn gather(ranges: &[(usize, usize)], max: usize) -> Result<alloc::vec::Vec<u8>, Errno> {
+    let mut out = alloc::vec::Vec::new();
+    for &(base, len) in ranges {
+        let n = len.min(max - out.len());
+        let old = out.len();
+        out.resize(old + n, 0);
+        let got = uaccess::read_partial(base, &mut out[old..]).unwrap_or(0);
+        out.truncate(old + got);
+        if got < n || out.len() == max {
+            break;
+        }
+    }
+    let wanted: usize = ranges.iter().map(|r| r.1).sum();
+    if out.is_empty() && wanted > 0 {
+        Err(Errno::EFAULT)
+    } else {
+        Ok(out)
+    }
+}
+
+fn pipe_write(pipe: &crate::pipe::Pipe, f: &OpenFile, ranges: &[(usize, usize)]) -> SysResult {
+    let total: usize = ranges.iter().map(|r| r.1).sum();
+    if total == 0 {
+        return Ok(0);
+    }
+    // At most one pipe's worth at a time, so a huge write does not fill the kernel heap.
+    let mut done = 0;
+    let mut skip = 0;
+    while done < total {
+        let rest = skip_ranges(ranges, skip);
+        let data = gather(&rest, crate::pipe::CAPACITY)?;
+        let n = match pipe.write(&data, f.nonblocking()) {
+            Ok(n) => n,
+            Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
+        };
+        done += n;
+        skip += n;
+        if n < data.len() || data.len() < rest.iter().map(|r| r.1).sum() {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// `ranges` without their first `skip` bytes.
+fn skip_ranges(ranges: &[(usize, usize)], mut skip: usize) -> alloc::vec::Vec<(usize, usize)> {
+    let mut out = alloc::vec::Vec::new();
+    for &(base, len) in ranges {
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        out.push((base + skip, len - skip));
+        skip = 0;
+    }
+    out
+}
+
+fn pipe_read(pipe: &crate::pipe::Pipe, f: &OpenFile, buf: usize, len: usize) -> SysResult {
+    let data = pipe.read(len.min(crate::pipe::CAPACITY), f.nonblocking())?;
+    uaccess::write_partial(buf, &data)
+}
+
+/// pipe2(2): a new pipe; fds[0] reads, fds[1] writes.
+pub fn pipe2(fds: usize, flags: u32) -> SysResult {
+    if flags & !(g::O_CLOEXEC | g::O_NONBLOCK | g::O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    uaccess::check_range(fds, 8)?;
+    let pipe = crate::pipe::Pipe::new();
+    let status = flags & g::O_NONBLOCK;
+    let r = OpenFile::new(
+        Node::Pipe {
+            pipe: pipe.clone(),
+            write_end: false,
+        },
+        g::O_RDONLY | status,
+    );
+    let w = OpenFile::new(
+        Node::Pipe {
+            pipe,
+            write_end: true,
+        },
+        g::O_WRONLY | status,
+    );
+    let cloexec = flags & g::O_CLOEXEC != 0;
+    let (rfd, wfd) = {
+        let mut t = process::get().files.lock();
+        let rfd = t.install(r, 0, cloexec)?;
+        match t.install(w, 0, cloexec) {
+            Ok(wfd) => (rfd, wfd),
+            Err(e) => {
+                let _ = t.close(rfd);
+                return Err(e);
+            }
+        }
+    };
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&rfd.to_ne_bytes());
+    out[4..].copy_from_slice(&wfd.to_ne_bytes());
+    if let Err(e) = CurrentUser.write_bytes(fds, &out) {
+        let mut t = process::get().files.lock();
+        let _ = t.close(rfd);
+        let _ = t.close(wfd);
+        return Err(e);
+    }
+    Ok(0)
 }
 
 fn iovecs(iov: usize, cnt: usize) -> Result<alloc::vec::Vec<(usize, usize)>, Errno> {
@@ -128,10 +252,7 @@ fn iovecs(iov: usize, cnt: usize) -> Result<alloc::vec::Vec<(usize, usize)>, Err
 pub fn writev(fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = file(fd)?;
     let ranges = iovecs(iov, cnt)?;
-    if !matches!(f.node, Node::Console) {
-        return Err(Errno::EBADF);
-    }
-    console_write(&ranges)
+    write_ranges(&f, &ranges)
 }
 
 pub fn readv(fd: i32, iov: usize, cnt: usize) -> SysResult {
@@ -192,11 +313,10 @@ pub fn openat(dirfd: i32, path: usize, flags: u32) -> SysResult {
         Node::File { .. } if flags & g::O_DIRECTORY != 0 => return Err(Errno::ENOTDIR),
         _ => {}
     }
-    let f = Arc::new(OpenFile {
+    let f = OpenFile::new(
         node,
-        offset: spin::Mutex::new(0),
-        status_flags: flags,
-    });
+        flags & !(g::O_CREAT | g::O_EXCL | g::O_TRUNC | g::O_CLOEXEC),
+    );
     process::get()
         .files
         .lock()
@@ -213,7 +333,7 @@ pub fn lseek(fd: i32, off: i64, whence: u32) -> SysResult {
     let size = match &f.node {
         Node::File { data, .. } => data.bytes().len() as i64,
         Node::Dir { .. } => 0,
-        Node::Console => return Err(Errno::ESPIPE),
+        Node::Console | Node::Pipe { .. } => return Err(Errno::ESPIPE),
     };
     let mut cur = f.offset.lock();
     let base = match whence {
@@ -254,6 +374,10 @@ fn stat_of(node: &Node) -> g::stat {
             st.st_nlink = 2;
             st.st_ino = *ino;
         }
+        Node::Pipe { .. } => {
+            st.st_mode = g::S_IFIFO | 0o600;
+            st.st_dev = 2;
+        }
     }
     st
 }
@@ -285,6 +409,15 @@ pub fn faccessat(dirfd: i32, path: usize) -> SysResult {
 
 pub fn ioctl(fd: i32, cmd: u32, arg: usize) -> SysResult {
     let f = file(fd)?;
+    if let Node::Pipe {
+        pipe,
+        write_end: false,
+    } = &f.node
+        && cmd == linux_raw_sys::ioctl::FIONREAD
+    {
+        CurrentUser.write_u32(arg, pipe.len() as u32)?;
+        return Ok(0);
+    }
     if !matches!(f.node, Node::Console) {
         return Err(Errno::ENOTTY);
     }
@@ -329,8 +462,15 @@ pub fn fcntl(fd: i32, cmd: u32, arg: usize) -> SysResult {
         g::F_SETFD => t
             .set_cloexec(fd, arg as u32 & g::FD_CLOEXEC != 0)
             .map(|_| 0),
-        g::F_GETFL => Ok(f.status_flags as usize),
-        g::F_SETFL => Ok(0),
+        g::F_GETFL => Ok(f.flags() as usize),
+        // F_SETFL changes only O_APPEND, O_NONBLOCK, O_ASYNC, O_DIRECT and O_NOATIME.
+        g::F_SETFL => {
+            let settable = g::O_APPEND | g::O_NONBLOCK | g::O_DIRECT | g::O_NOATIME | 0o20000;
+            let new = (f.flags() & !settable) | (arg as u32 & settable);
+            f.status_flags
+                .store(new, core::sync::atomic::Ordering::Relaxed);
+            Ok(0)
+        }
         g::F_DUPFD | g::F_DUPFD_CLOEXEC => {
             if arg >= files::MAX_FDS {
                 return Err(Errno::EINVAL);
@@ -391,27 +531,84 @@ pub fn getcwd(buf: usize, size: usize) -> SysResult {
     Ok(2)
 }
 
-/// poll(2) on the console and files: always ready, never blocks.
-pub fn poll(fds: usize, nfds: usize) -> SysResult {
+/// The poll(2) events of one open file.
+fn poll_events(f: &OpenFile) -> u16 {
+    let (pin, pout) = (g::POLLIN as u16, g::POLLOUT as u16);
+    let (perr, phup) = (g::POLLERR as u16, g::POLLHUP as u16);
+    match &f.node {
+        Node::Pipe { pipe, write_end } => {
+            let (readable, writable, hung) = pipe.poll(*write_end);
+            let mut ev = 0;
+            if readable {
+                ev |= pin;
+            }
+            if writable {
+                ev |= pout;
+            }
+            if hung {
+                ev |= if *write_end { perr } else { phup };
+            }
+            ev
+        }
+        // No console input arrives, but a read would not block (it returns 0).
+        _ => pin | pout,
+    }
+}
+
+/// poll(2) and ppoll(2): waits up to `timeout_ns` (None: forever) for an event.
+/// Readiness is checked once per timer tick while waiting.
+fn do_poll(fds: usize, nfds: usize, timeout_ns: Option<u64>) -> SysResult {
     if nfds > files::MAX_FDS {
         return Err(Errno::EINVAL);
     }
-    let mut ready = 0;
-    for i in 0..nfds {
-        let at = fds + i * 8;
-        let fd = CurrentUser.read_u32(at)? as i32;
-        let events = (CurrentUser.read_u32(at + 4)? & 0xffff) as u16;
-        let revents: u16 = if fd < 0 {
-            0
-        } else if file(fd).is_err() {
-            g::POLLNVAL as u16
-        } else {
-            events & (g::POLLIN | g::POLLOUT) as u16
-        };
-        CurrentUser.write_bytes(at + 6, &revents.to_ne_bytes())?;
-        if revents != 0 {
-            ready += 1;
+    uaccess::check_range(fds, nfds * 8)?;
+    let deadline = timeout_ns.map(|t| crate::clock::monotonic_ns().saturating_add(t));
+    let tick = 1_000_000_000 / crate::irq::TICK_HZ;
+    loop {
+        let mut ready = 0;
+        for i in 0..nfds {
+            let at = fds + i * 8;
+            let fd = CurrentUser.read_u32(at)? as i32;
+            let events = (CurrentUser.read_u32(at + 4)? & 0xffff) as u16;
+            let always = (g::POLLERR | g::POLLHUP | g::POLLNVAL) as u16;
+            let revents: u16 = if fd < 0 {
+                0
+            } else {
+                match file(fd) {
+                    Err(_) => g::POLLNVAL as u16,
+                    Ok(f) => poll_events(&f) & (events | always),
+                }
+            };
+            CurrentUser.write_bytes(at + 6, &revents.to_ne_bytes())?;
+            if revents != 0 {
+                ready += 1;
+            }
         }
+        let now = crate::clock::monotonic_ns();
+        if ready > 0 || deadline.is_some_and(|d| now >= d) {
+            return Ok(ready);
+        }
+        let next = deadline.map_or(now + tick, |d| d.min(now + tick));
+        crate::thread::sleep_until(next)?;
     }
-    Ok(ready)
+}
+
+pub fn poll(fds: usize, nfds: usize, timeout_ms: i32) -> SysResult {
+    let t = (timeout_ms >= 0).then(|| timeout_ms as u64 * 1_000_000);
+    do_poll(fds, nfds, t)
+}
+
+/// ppoll(2). Unsupported: a temporary signal mask (EINVAL unless it is NULL).
+pub fn ppoll(fds: usize, nfds: usize, timeout: usize, sigmask: usize) -> SysResult {
+    if sigmask != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let t = if timeout == 0 {
+        None
+    } else {
+        let sec = CurrentUser.read_u64(timeout)? as i64;
+        let nsec = CurrentUser.read_u64(timeout + 8)? as i64;
+        Some(time::Timespec::new_duration(sec, nsec)?.to_ns_saturating())
+    };
+    do_poll(fds, nfds, t)
 }

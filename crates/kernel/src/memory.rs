@@ -224,7 +224,25 @@ impl UserPageTable {
 
 impl mm::PageTable for UserPageTable {
     fn map_zeroed(&mut self, va: usize, prot: mm::Prot) -> Result<(), syscall::Errno> {
+        self.map_filled(va, prot, &mut |_| Ok(()))
+    }
+
+    fn map_filled(
+        &mut self,
+        va: usize,
+        prot: mm::Prot,
+        fill: &mut dyn FnMut(&mut [u8; 4096]) -> Result<(), syscall::Errno>,
+    ) -> Result<(), syscall::Errno> {
         let pa = alloc_zeroed_frame().ok_or(syscall::Errno::ENOMEM)?;
+        // Fill the frame before the PTE exists: other threads may touch the page as soon
+        // as it is mapped.
+        // SAFETY: the frame was just allocated, so nothing else refers to it; it lies in
+        // the physical map.
+        let frame = unsafe { &mut *(phys_to_virt(pa) as *mut [u8; 4096]) };
+        if let Err(e) = fill(frame) {
+            free_frame(pa);
+            return Err(e);
+        }
         // SAFETY: the address-space lock is held by the caller.
         let mut m = unsafe { mapper(self.pml4) };
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(va as u64));
@@ -332,6 +350,33 @@ fn walk_present(pml4: u64, start: u64, end: u64, mut f: impl FnMut(&mut u64)) {
         }
         va += PAGE_SIZE;
     }
+}
+
+/// A file's bytes as the backing of a mapping: initrd files live for the whole run, and
+/// synthetic files (such as /proc/self/maps) are copied, as they are made at open.
+pub enum MappedFile {
+    Initrd(&'static [u8]),
+    Copy(alloc::vec::Vec<u8>),
+}
+
+impl mm::MapFile for MappedFile {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, syscall::Errno> {
+        let bytes = match self {
+            MappedFile::Initrd(b) => b,
+            MappedFile::Copy(v) => v.as_slice(),
+        };
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let n = buf.len().min(bytes.len() - start);
+        buf[..n].copy_from_slice(&bytes[start..start + n]);
+        Ok(n)
+    }
+}
+
+/// The backing of an initrd file mapped whole (the program's ELF image).
+pub fn initrd_file_handle(bytes: &'static [u8]) -> mm::FileHandle {
+    alloc::sync::Arc::new(MappedFile::Initrd(bytes))
 }
 
 /// Whether `[addr, addr + len)` lies in the user half without wrapping.

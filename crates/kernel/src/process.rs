@@ -218,36 +218,24 @@ pub fn start(path: &str, argv: &[String], envp: &[String]) -> Result<(), String>
     let pml4 = crate::memory::new_user_pml4().ok_or("out of memory")?;
     let mut space = AddressSpace::new(UserPageTable::new(pml4), Layout::linux_default());
 
-    // Segments that share a page are mapped as one region with both protections.
-    let mut regions: Vec<(u64, u64, u32)> = Vec::new();
-    for seg in &plan.segments {
-        let (start, end, prot) = (seg.page_start(), seg.page_end(), seg.prot.to_mmap_prot());
-        match regions.last_mut() {
-            Some(last) if start < last.1 => {
-                last.1 = last.1.max(end);
-                last.2 |= prot;
-            }
-            _ => regions.push((start, end, prot)),
-        }
-    }
-    for &(start, end, prot) in &regions {
-        space
-            .map_fixed_region(
-                start as usize,
-                (end - start) as usize,
-                Prot::from_bits_truncate(prot),
-                VmaKind::Elf,
-            )
-            .map_err(|e| alloc::format!("{path}: cannot map segment at {start:#x}: {e}"))?;
-    }
-    for seg in &plan.segments {
-        let bytes = image
-            .get(seg.file_range())
-            .ok_or("segment outside the file")?;
-        space
-            .populate(seg.vaddr as usize, bytes)
-            .map_err(|e| alloc::format!("{path}: {e}"))?;
-    }
+    // PT_LOAD segments are mapped from the image and paged in on first touch, as on Linux:
+    // a page dropped by MADV_DONTNEED reads the file again. mm handles pages two segments
+    // share and the .bss tail of the last file page.
+    let segments: Vec<mm::ElfSegment> = plan
+        .segments
+        .iter()
+        .map(|seg| mm::ElfSegment {
+            vaddr: seg.vaddr as usize,
+            memsz: seg.memsz as usize,
+            offset: seg.file_offset,
+            filesz: seg.filesz,
+            prot: Prot::from_bits_truncate(seg.prot.to_mmap_prot()),
+        })
+        .collect();
+    let file = crate::memory::initrd_file_handle(image);
+    space
+        .map_elf_segments(&file, &segments)
+        .map_err(|e| alloc::format!("{path}: cannot map the segments: {e}"))?;
     space.set_brk_start(plan.brk_start as usize);
 
     let stack_base = STACK_TOP as usize - STACK_SIZE;

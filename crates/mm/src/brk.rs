@@ -65,7 +65,7 @@ impl<P: PageTable> AddressSpace<P> {
         {
             return self.brk;
         }
-        self.replace(old_top, new_top, Prot::READ_WRITE, VmaKind::Heap);
+        self.replace(old_top, new_top, Prot::READ_WRITE, VmaKind::Heap, None);
         self.brk = new;
         new
     }

@@ -1,7 +1,8 @@
 //! User page faults: demand paging, or the SIGSEGV verdict.
 
-use crate::{Access, AddressSpace, PageTable, page_align_down};
+use crate::{Access, AddressSpace, FileBacking, PAGE_SIZE, PageTable, page_align_down};
 use linux_raw_sys::general::{SEGV_ACCERR, SEGV_MAPERR};
+use syscall::Errno;
 
 /// Why a page fault cannot be resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,7 +30,8 @@ impl Fault {
 
 impl<P: PageTable> AddressSpace<P> {
     /// Resolves a fault at `addr` (from ring 3, or from the kernel copying to or from user
-    /// memory): maps a zero-filled page when an area covers `addr` and permits `access`.
+    /// memory): when an area covers `addr` and permits `access`, maps its page, filled
+    /// from the area's file if it has one and zero-filled otherwise.
     ///
     /// `Ok` means: retry the access. That includes a page already present with the
     /// permission, which happens when another thread faulted it in first or when a
@@ -39,13 +41,36 @@ impl<P: PageTable> AddressSpace<P> {
         if !vma.prot.allows(access) {
             return Err(Fault::AccErr);
         }
-        let prot = vma.prot;
         let page = page_align_down(addr);
         if self.pt.is_mapped(page) {
             return Ok(());
         }
+        let prot = vma.prot;
+        let Some(backing) = &vma.backing else {
+            return self
+                .pt
+                .map_zeroed(page, prot)
+                .map_err(|_| Fault::OutOfMemory);
+        };
+        let backing = backing.advanced(page - vma.start);
         self.pt
-            .map_zeroed(page, prot)
-            .map_err(|_| Fault::OutOfMemory)
+            .map_filled(page, prot, &mut |frame| read_page(&backing, frame))
+            .map_err(|e| {
+                // Linux raises SIGBUS on a read error; the kernel has no such outcome for
+                // a fault yet, and initrd files cannot fail to read.
+                tracing::warn!("mm: reading a file page at {page:#x} failed: {e:?}");
+                Fault::OutOfMemory
+            })
     }
+}
+
+/// Reads one page of a file-backed area into `frame` (zero-filled): the file's bytes from
+/// `backing.offset` up to `backing.limit`; the rest stays zero.
+pub(crate) fn read_page(backing: &FileBacking, frame: &mut [u8; PAGE_SIZE]) -> Result<(), Errno> {
+    if backing.offset >= backing.limit {
+        return Ok(());
+    }
+    let n = usize::try_from(backing.limit - backing.offset).map_or(PAGE_SIZE, |n| n.min(PAGE_SIZE));
+    backing.file.read_at(backing.offset, &mut frame[..n])?;
+    Ok(())
 }

@@ -7,7 +7,12 @@
 //! adjacent equal areas merged), the program break, and the placement policy for new
 //! mappings. It implements `mmap`, `munmap`, `mprotect`, `brk` and `madvise` with the
 //! errnos of Linux x86_64, and resolves user page faults: demand paging with zero-filled
-//! pages, or a SIGSEGV verdict with its `si_code` ([`Fault`]).
+//! pages for anonymous memory and with the file's bytes for file-backed areas (file
+//! mappings and the program's `PT_LOAD` segments, which are therefore loaded lazily as
+//! Linux does), or a SIGSEGV verdict with its `si_code` ([`Fault`]).
+//!
+//! Lookups, placement, splits and merges cost O(log n) in the number of areas: areas sit
+//! in a `BTreeMap` and the free gaps between them in an augmented AVL tree (`gaps`).
 //!
 //! # What it does not do
 //!
@@ -35,6 +40,7 @@ extern crate alloc;
 
 mod brk;
 mod fault;
+mod gaps;
 mod madvise;
 mod mmap;
 mod mprotect;
@@ -47,10 +53,10 @@ mod vma;
 mod tests;
 
 pub use fault::Fault;
-pub use page_table::{MapFile, PageTable};
+pub use page_table::{FileHandle, MapFile, PageTable};
 pub use prot::{Access, Prot};
-pub use space::{AddressSpace, Layout};
-pub use vma::{Vma, VmaKind};
+pub use space::{AddressSpace, ElfSegment, Layout};
+pub use vma::{FileBacking, Vma, VmaKind};
 
 /// The size of a page (x86_64 4 KiB pages; huge pages are never used for user memory).
 pub const PAGE_SIZE: usize = 4096;

@@ -7,8 +7,10 @@ use syscall::Errno;
 
 impl<P: PageTable> AddressSpace<P> {
     /// madvise(2). `MADV_DONTNEED`, `MADV_DONTNEED_LOCKED` and `MADV_FREE` drop the
-    /// present pages of the range, so the next touch of each gets a zero-filled page (for
-    /// `MADV_FREE` Linux allows old contents or zeroes; zeroes it is). `MADV_REMOVE` is
+    /// present pages of the range, so the next touch of each gets a fresh page: zero-filled
+    /// for anonymous memory, the file's bytes again for a file-backed area (Linux's rule
+    /// for private file mappings, `.data` included). For `MADV_FREE` Linux allows old
+    /// contents or that fresh page; the fresh page it is. `MADV_REMOVE` is
     /// `EINVAL` (it needs a shared file mapping); the guard-region advices and
     /// hardware-poisoning ones are refused with `EINVAL`, as kernels without them do.
     /// Every other advice Linux knows is accepted and changes nothing.
@@ -60,7 +62,7 @@ impl<P: PageTable> AddressSpace<P> {
 /// What an advice does here.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Advice {
-    /// Drop the pages; the next touch sees zeroes.
+    /// Drop the pages; the next touch sees zeroes, or the file's bytes.
     Drop,
     /// Nothing to do: hints about access patterns, huge pages, dumps, fork, KSM.
     Ignore,

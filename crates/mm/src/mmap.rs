@@ -2,8 +2,8 @@
 
 use crate::space::PendingFlush;
 use crate::{
-    AddressSpace, MapFile, PAGE_SIZE, PageTable, Prot, VmaKind, is_page_aligned, page_align_down,
-    page_align_up,
+    AddressSpace, FileBacking, FileHandle, PageTable, Prot, VmaKind, is_page_aligned,
+    page_align_down, page_align_up,
 };
 use linux_raw_sys::general as g;
 use syscall::Errno;
@@ -24,6 +24,12 @@ const MAP_32BIT: usize = flag(g::MAP_32BIT);
 const MAP_HUGETLB: usize = flag(g::MAP_HUGETLB);
 const MAP_STACK: usize = flag(g::MAP_STACK);
 const MAP_GROWSDOWN: usize = flag(g::MAP_GROWSDOWN);
+const MAP_HUGE_SHIFT: u32 = g::MAP_HUGE_SHIFT;
+const MAP_HUGE_MASK: usize = flag(g::MAP_HUGE_MASK);
+
+/// The huge page sizes x86_64 has (`hstates`), as their log2: 2 MiB, and 1 GiB where the
+/// CPU has `pdpe1gb`. A `MAP_HUGE_*` size outside them finds no hstate.
+const HUGE_PAGE_SHIFTS: [usize; 2] = [21, 30];
 
 /// The flags `MAP_SHARED_VALIDATE` accepts for a file (Linux's `LEGACY_MAP_MASK`); any
 /// other bit gives `EOPNOTSUPP`.
@@ -53,9 +59,10 @@ impl<P: PageTable> AddressSpace<P> {
     /// `file` is the open file behind `fd` when `MAP_ANONYMOUS` is not in `flags`: the
     /// dispatcher looks `fd` up first (`EBADF` if it is not open, `ENODEV` if it is not a
     /// mappable file such as the console) and passes `None` for anonymous mappings. A
-    /// file's bytes from `offset` are copied into the pages now; `MAP_SHARED` is allowed
-    /// only without `PROT_WRITE` (`EACCES`: the files are read-only), which makes the
-    /// copy indistinguishable from sharing.
+    /// file's pages are read from `offset` on when first touched (bytes past the end of
+    /// the file read as zero); `MAP_SHARED` is allowed only without `PROT_WRITE`
+    /// (`EACCES`: the files are read-only), which makes a private page indistinguishable
+    /// from sharing.
     ///
     /// `MAP_SHARED|MAP_ANONYMOUS` gives private memory: with no `fork`, the one process is
     /// the only one that could see it. `MAP_NORESERVE`, `MAP_POPULATE`, `MAP_LOCKED` and
@@ -67,22 +74,21 @@ impl<P: PageTable> AddressSpace<P> {
         len: usize,
         prot: usize,
         flags: usize,
-        file: Option<&dyn MapFile>,
+        file: Option<FileHandle>,
         offset: usize,
     ) -> Result<usize, Errno> {
         // x86_64 sys_mmap refuses an unaligned offset before anything else.
         if !is_page_aligned(offset) {
             return Err(Errno::EINVAL);
         }
+        // Then ksys_mmap_pgoff: the file, and MAP_HUGETLB before any other flag.
         let file = if flags & MAP_ANONYMOUS != 0 {
             None
         } else {
             Some(file.ok_or(Errno::EBADF)?)
         };
-        // Anonymous huge pages come from a reserved pool, empty by default: Linux fails
-        // to set up the hugetlb file with ENOMEM.
-        if file.is_none() && flags & MAP_HUGETLB != 0 {
-            return Err(Errno::ENOMEM);
+        if flags & MAP_HUGETLB != 0 {
+            check_hugetlb(flags, file.is_some())?;
         }
         if len == 0 {
             return Err(Errno::EINVAL);
@@ -100,16 +106,12 @@ impl<P: PageTable> AddressSpace<P> {
         }
         let prot = Prot::from_bits_truncate(prot as u32);
         let kind = mapping_kind(flags, prot, file.is_some())?;
-
-        self.replace(start, end, prot, kind);
-        if let Some(file) = file
-            && let Err(e) = self.fill_from_file(start, end, prot, file, offset)
-        {
-            let mut flush = PendingFlush::default();
-            self.remove_range(start, end, &mut flush);
-            flush.finish(&mut self.pt);
-            return Err(e);
-        }
+        let backing = file.map(|file| FileBacking {
+            file,
+            offset: offset as u64,
+            limit: u64::MAX,
+        });
+        self.replace(start, end, prot, kind, backing);
         Ok(start)
     }
 
@@ -171,28 +173,21 @@ impl<P: PageTable> AddressSpace<P> {
         };
         found.ok_or(Errno::ENOMEM)
     }
+}
 
-    /// Copies the file's bytes from `offset` into the new pages `[start, end)`. Pages past
-    /// the end of the file stay absent and read as zeroes (Linux would raise SIGBUS).
-    fn fill_from_file(
-        &mut self,
-        start: usize,
-        end: usize,
-        prot: Prot,
-        file: &dyn MapFile,
-        offset: usize,
-    ) -> Result<(), Errno> {
-        for (i, page) in (start..end).step_by(PAGE_SIZE).enumerate() {
-            let file_offset = (offset + i * PAGE_SIZE) as u64;
-            self.pt.map_zeroed(page, prot)?;
-            let frame = self.pt.page_mut(page).ok_or(Errno::ENOMEM)?;
-            let copied = file.read_at(file_offset, frame)?;
-            if copied < PAGE_SIZE {
-                break;
-            }
-        }
-        Ok(())
+/// The MAP_HUGETLB checks of ksys_mmap_pgoff. A file that is not on hugetlbfs (none is)
+/// refuses it with EINVAL. Anonymous huge pages need an hstate for the size in the
+/// `MAP_HUGE_*` bits (EINVAL without one: `flags = ~0` asks for 2^63-byte pages), then come
+/// from a reserved pool, empty by default: Linux fails the reservation with ENOMEM.
+fn check_hugetlb(flags: usize, is_file: bool) -> Result<(), Errno> {
+    if is_file {
+        return Err(Errno::EINVAL);
     }
+    let size_shift = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+    if size_shift != 0 && !HUGE_PAGE_SHIFTS.contains(&size_shift) {
+        return Err(Errno::EINVAL);
+    }
+    Err(Errno::ENOMEM)
 }
 
 /// The kind of area `flags` ask for, or the errno of a bad mapping type.

@@ -77,7 +77,7 @@ impl<P: PageTable> AddressSpace<P> {
     }
 
     /// Sets `new` on the areas and present pages of `[start, stop)`, which holds no hole.
-    fn apply_protection(&mut self, start: usize, stop: usize, new: Prot) {
+    pub(crate) fn apply_protection(&mut self, start: usize, stop: usize, new: Prot) {
         if start >= stop {
             return;
         }

@@ -36,6 +36,18 @@ pub trait PageTable {
     /// page was present. Same remark on huge ranges.
     fn protect_range(&mut self, start: usize, end: usize, prot: Prot) -> bool;
 
+    /// Maps a fresh frame at `va` with `prot` (as [`map_zeroed`](Self::map_zeroed)), whose
+    /// bytes `fill` writes before the page becomes visible: `fill` gets the zero-filled
+    /// frame. Another thread of the process may touch the page the moment it is mapped,
+    /// so it must never see the frame half filled. If `fill` fails, nothing is mapped and
+    /// its error is returned.
+    fn map_filled(
+        &mut self,
+        va: usize,
+        prot: Prot,
+        fill: &mut dyn FnMut(&mut [u8; PAGE_SIZE]) -> Result<(), Errno>,
+    ) -> Result<(), Errno>;
+
     /// Whether a page is present at `va`.
     fn is_mapped(&self, va: usize) -> bool;
 
@@ -49,12 +61,17 @@ pub trait PageTable {
     fn flush(&mut self, start: usize, end: usize);
 }
 
-/// A file that can back a `MAP_PRIVATE` mapping: an initrd file, read-only.
+/// A file that can back a mapping: an initrd file, read-only.
 ///
-/// Its bytes are copied into the pages when the mapping is made, so later changes to the
-/// file (there are none: files are read-only) would not show through.
+/// Its bytes are read into a page when the page is first touched (and again after
+/// `MADV_DONTNEED` dropped it), so the file must not change while it is mapped; Spindle's
+/// files are read-only.
 pub trait MapFile {
     /// Copies the file's bytes from `offset` into `buf` and returns how many were copied:
     /// fewer than `buf.len()` at the end of the file, 0 past it.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno>;
 }
+
+/// A shared handle on a mapped file, kept by every area it backs (areas split and merge, so
+/// several may hold it).
+pub type FileHandle = alloc::sync::Arc<dyn MapFile + Send + Sync>;

@@ -3,8 +3,8 @@
 
 use crate::vma::VmaSet;
 use crate::{
-    Access, MAX_MAP_COUNT, MMAP_MIN_ADDR, PAGE_SIZE, PageTable, Prot, TASK_SIZE, Vma, VmaKind,
-    is_page_aligned, page_align_down, page_align_up,
+    Access, FileBacking, FileHandle, MAX_MAP_COUNT, MMAP_MIN_ADDR, PAGE_SIZE, PageTable, Prot,
+    TASK_SIZE, Vma, VmaKind, is_page_aligned, page_align_down, page_align_up,
 };
 use syscall::Errno;
 
@@ -39,6 +39,22 @@ impl Default for Layout {
     fn default() -> Layout {
         Layout::linux_default()
     }
+}
+
+/// One `PT_LOAD` program header, as the loader hands it to
+/// [`AddressSpace::map_elf_segments`] (addresses already relocated for a static-PIE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ElfSegment {
+    /// `p_vaddr`.
+    pub vaddr: usize,
+    /// `p_memsz`.
+    pub memsz: usize,
+    /// `p_offset`.
+    pub offset: u64,
+    /// `p_filesz`.
+    pub filesz: u64,
+    /// From `p_flags`.
+    pub prot: Prot,
 }
 
 /// The virtual memory of one process.
@@ -157,7 +173,56 @@ impl<P: PageTable> AddressSpace<P> {
         let len = page_align_up(len).ok_or(Errno::ENOMEM)?;
         let start = self.check_fixed(start, len)?;
         self.ensure_room(2)?;
-        self.replace(start, start + len, prot, kind);
+        self.replace(start, start + len, prot, kind, None);
+        Ok(())
+    }
+
+    /// Maps the `PT_LOAD` segments of the program in `file`, in program-header order, as
+    /// Linux's `load_elf_binary` does: each segment's pages map the file from the page
+    /// holding `p_offset`, so the bytes around the segment on its first and last pages are
+    /// the file's too; bytes past `p_filesz` read as zero (`.bss`). Nothing is read now:
+    /// pages come from the file when first touched, and again after `MADV_DONTNEED`.
+    ///
+    /// A page shared by two segments shows the later segment's view of the file (its
+    /// mapping replaced the earlier one's on Linux) with the union of both protections,
+    /// so that neither segment's code or data on it loses an access it had.
+    ///
+    /// `EINVAL` for a segment whose `p_vaddr` and `p_offset` disagree modulo the page size
+    /// or whose `p_filesz` exceeds `p_memsz`; the errors of
+    /// [`map_fixed_region`](Self::map_fixed_region) otherwise. Empty segments are skipped.
+    pub fn map_elf_segments(
+        &mut self,
+        file: &FileHandle,
+        segments: &[ElfSegment],
+    ) -> Result<(), Errno> {
+        let mut previous: Option<(usize, Prot)> = None;
+        for seg in segments.iter().filter(|s| s.memsz > 0) {
+            let in_page = seg.vaddr % PAGE_SIZE;
+            if seg.offset % PAGE_SIZE as u64 != in_page as u64 || seg.filesz > seg.memsz as u64 {
+                return Err(Errno::EINVAL);
+            }
+            let start = page_align_down(seg.vaddr);
+            let end = seg
+                .vaddr
+                .checked_add(seg.memsz)
+                .and_then(page_align_up)
+                .ok_or(Errno::ENOMEM)?;
+            self.check_fixed(start, end - start)?;
+            self.ensure_room(2)?;
+            let backing = FileBacking {
+                file: file.clone(),
+                offset: seg.offset - in_page as u64,
+                limit: seg.offset.saturating_add(seg.filesz),
+            };
+            self.replace(start, end, seg.prot, VmaKind::Elf, Some(backing));
+            if let Some((prev_end, prev_prot)) = previous
+                && start < prev_end
+            {
+                let shared_end = prev_end.min(end);
+                self.apply_protection(start, shared_end, seg.prot | prev_prot);
+            }
+            previous = Some((end, seg.prot));
+        }
         Ok(())
     }
 
@@ -209,11 +274,18 @@ impl<P: PageTable> AddressSpace<P> {
         cursor >= end
     }
 
-    /// The frame of page `page` (inside an area), mapping it zero-filled if absent.
+    /// The frame of page `page` (inside an area), mapping it if absent: from the area's
+    /// file, or zero-filled.
     fn present_page(&mut self, page: usize) -> Result<&mut [u8; PAGE_SIZE], Errno> {
         if !self.pt.is_mapped(page) {
-            let prot = self.vmas.find(page).ok_or(Errno::EFAULT)?.prot;
-            self.pt.map_zeroed(page, prot)?;
+            let vma = self.vmas.find(page).ok_or(Errno::EFAULT)?;
+            let prot = vma.prot;
+            match vma.backing.as_ref().map(|b| b.advanced(page - vma.start)) {
+                Some(b) => self
+                    .pt
+                    .map_filled(page, prot, &mut |f| crate::fault::read_page(&b, f))?,
+                None => self.pt.map_zeroed(page, prot)?,
+            }
         }
         // A page just mapped that the table cannot show is a kernel fault; report it as
         // exhaustion rather than panic.
@@ -248,7 +320,14 @@ impl<P: PageTable> AddressSpace<P> {
 
     /// Puts one area `[start, end)` in place of whatever was there, merged with equal
     /// neighbours; its pages start absent.
-    pub(crate) fn replace(&mut self, start: usize, end: usize, prot: Prot, kind: VmaKind) {
+    pub(crate) fn replace(
+        &mut self,
+        start: usize,
+        end: usize,
+        prot: Prot,
+        kind: VmaKind,
+        backing: Option<FileBacking>,
+    ) {
         let mut flush = PendingFlush::default();
         self.remove_range(start, end, &mut flush);
         self.vmas.insert(Vma {
@@ -256,6 +335,7 @@ impl<P: PageTable> AddressSpace<P> {
             end,
             prot,
             kind,
+            backing,
         });
         self.vmas.merge_around(start, end);
         flush.finish(&mut self.pt);

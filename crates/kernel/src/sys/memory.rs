@@ -1,24 +1,14 @@
 //! Memory syscalls: brk, mmap, munmap, mprotect, madvise (logic in the `mm` crate).
 
-use crate::files::Node;
+use crate::files::{FileData, Node};
+use crate::memory::MappedFile;
 use crate::process;
+use alloc::sync::Arc;
 use linux_raw_sys::general as g;
 use syscall::{Errno, SysResult};
 
 pub fn brk(addr: usize) -> SysResult {
     Ok(process::get().lock_mm().brk(addr))
-}
-
-/// An initrd file as the source of a private file mapping.
-struct InitrdFile<'a>(&'a [u8]);
-
-impl mm::MapFile for InitrdFile<'_> {
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        let start = (offset as usize).min(self.0.len());
-        let n = buf.len().min(self.0.len() - start);
-        buf[..n].copy_from_slice(&self.0[start..start + n]);
-        Ok(n)
-    }
 }
 
 pub fn mmap(addr: usize, len: usize, prot: usize, flags: usize, fd: i32, off: usize) -> SysResult {
@@ -27,13 +17,18 @@ pub fn mmap(addr: usize, len: usize, prot: usize, flags: usize, fd: i32, off: us
         return p.lock_mm().mmap(addr, len, prot, flags, None, off);
     }
     let f = p.files.lock().get(fd)?;
-    match &f.node {
-        Node::File { data, .. } => {
-            let file = InitrdFile(data.bytes());
-            p.lock_mm().mmap(addr, len, prot, flags, Some(&file), off)
-        }
-        _ => Err(Errno::ENODEV),
-    }
+    let file: mm::FileHandle = match &f.node {
+        Node::File {
+            data: FileData::Static(b),
+            ..
+        } => Arc::new(MappedFile::Initrd(b)),
+        Node::File {
+            data: FileData::Owned(v),
+            ..
+        } => Arc::new(MappedFile::Copy(v.clone())),
+        _ => return Err(Errno::ENODEV),
+    };
+    p.lock_mm().mmap(addr, len, prot, flags, Some(file), off)
 }
 
 pub fn munmap(addr: usize, len: usize) -> SysResult {

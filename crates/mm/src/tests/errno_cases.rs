@@ -87,6 +87,48 @@ fn anonymous_huge_pages_are_enomem() {
 }
 
 #[test]
+fn huge_page_size_without_an_hstate_is_einval_before_anything_else() {
+    let mut s = space();
+    let huge = PRIVATE_ANON | g::MAP_HUGETLB as usize;
+    let size = |shift: usize| shift << g::MAP_HUGE_SHIFT;
+    // All flags set: MAP_ANONYMOUS with MAP_HUGETLB asking for 2^63-byte pages.
+    assert_eq!(s.mmap(0, P, RW, !0, None, 0), Err(Errno::EINVAL));
+    assert_eq!(s.mmap(0, 0, RW, !0, None, 0), Err(Errno::EINVAL));
+    assert_eq!(
+        s.mmap(0, P, RW, huge | size(5), None, 0),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        s.mmap(0, P, RW, huge | size(21), None, 0),
+        Err(Errno::ENOMEM)
+    );
+    assert_eq!(
+        s.mmap(0, P, RW, huge | size(30), None, 0),
+        Err(Errno::ENOMEM)
+    );
+    // A file not on hugetlbfs refuses MAP_HUGETLB.
+    let private_huge = (g::MAP_PRIVATE | g::MAP_HUGETLB) as usize;
+    let f = super::file(vec![1; 10]);
+    assert_eq!(
+        s.mmap(0, P, R, private_huge, Some(f), 0),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(s.mmap(0, P, R, private_huge, None, 0), Err(Errno::EBADF));
+    assert_eq!(s.vmas().count(), 0);
+}
+
+#[test]
+fn shared_validate_with_an_unknown_flag_is_eopnotsupp_for_files() {
+    let mut s = space();
+    let f = super::file(vec![1; 10]);
+    let validate = (g::MAP_SHARED_VALIDATE | g::MAP_SYNC) as usize;
+    assert_eq!(
+        s.mmap(0, P, R, validate, Some(f), 0),
+        Err(Errno::EOPNOTSUPP)
+    );
+}
+
+#[test]
 fn file_mapping_without_a_file_is_ebadf() {
     let mut s = space();
     let private = g::MAP_PRIVATE as usize;

@@ -50,6 +50,26 @@ impl PageTable for FakePageTable {
         Ok(())
     }
 
+    fn map_filled(
+        &mut self,
+        va: usize,
+        prot: Prot,
+        fill: &mut dyn FnMut(&mut [u8; PAGE_SIZE]) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        assert_eq!(va % PAGE_SIZE, 0);
+        assert!(
+            !self.pages.contains_key(&va),
+            "map_filled over a present page {va:#x}"
+        );
+        if self.frame_limit.is_some_and(|n| self.pages.len() >= n) {
+            return Err(Errno::ENOMEM);
+        }
+        let mut page = Box::new([0; PAGE_SIZE]);
+        fill(&mut page)?;
+        self.pages.insert(va, (prot, page));
+        Ok(())
+    }
+
     fn unmap_range(&mut self, start: usize, end: usize) -> bool {
         assert!(start < end && start.is_multiple_of(PAGE_SIZE) && end.is_multiple_of(PAGE_SIZE));
         let before = self.pages.len();

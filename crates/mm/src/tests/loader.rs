@@ -111,7 +111,7 @@ fn brk_grows_to_unaligned_values_exactly_as_asked() {
     assert_eq!(s.brk(HEAP + 0xd00), HEAP + 0xd00);
     assert_eq!(s.brk(HEAP + 0x21000 + 0xd00), HEAP + 0x21d00);
     assert_eq!(s.current_brk(), HEAP + 0x21d00);
-    let heap = *s.find_vma(HEAP).unwrap();
+    let heap = s.find_vma(HEAP).unwrap().clone();
     assert_eq!(
         (heap.start, heap.end, heap.kind),
         (HEAP, HEAP + 0x22000, VmaKind::Heap)

@@ -237,24 +237,12 @@ fn shared_anonymous_mapping_is_private_memory() {
     assert_eq!(s.find_vma(a).unwrap().kind, crate::VmaKind::Anonymous);
 }
 
-struct Bytes(Vec<u8>);
-
-impl crate::MapFile for Bytes {
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        let start = (offset as usize).min(self.0.len());
-        let n = buf.len().min(self.0.len() - start);
-        buf[..n].copy_from_slice(&self.0[start..start + n]);
-        Ok(n)
-    }
-}
-
 #[test]
-fn private_file_mapping_copies_the_file_from_the_offset() {
+fn private_file_mapping_shows_the_file_from_the_offset() {
     let mut s = space();
     let data: Vec<u8> = (0..3 * P + 100).map(|i| (i / P) as u8 + 1).collect();
-    let file = Bytes(data);
     let flags = linux_raw_sys::general::MAP_PRIVATE as usize;
-    let a = s.mmap(0, 4 * P, R, flags, Some(&file), P).unwrap();
+    let a = s.mmap(0, 4 * P, R, flags, Some(file(data)), P).unwrap();
     assert_eq!(peek(&mut s, a), 2);
     assert_eq!(peek(&mut s, a + P), 3);
     assert_eq!(peek(&mut s, a + 2 * P + 99), 4);
@@ -272,27 +260,31 @@ fn private_file_mapping_copies_the_file_from_the_offset() {
 #[test]
 fn shared_file_mapping_is_read_only() {
     let mut s = space();
-    let file = Bytes(vec![5; 10]);
+    let f = file(vec![5; 10]);
     let shared = linux_raw_sys::general::MAP_SHARED as usize;
-    assert_eq!(s.mmap(0, P, RW, shared, Some(&file), 0), Err(Errno::EACCES));
-    let a = s.mmap(0, P, R, shared, Some(&file), 0).unwrap();
+    assert_eq!(
+        s.mmap(0, P, RW, shared, Some(f.clone()), 0),
+        Err(Errno::EACCES)
+    );
+    let a = s.mmap(0, P, R, shared, Some(f), 0).unwrap();
     assert_eq!(peek(&mut s, a + 9), 5);
     assert_eq!(s.mprotect(a, P, RW), Err(Errno::EACCES));
     assert_eq!(s.mprotect(a, P, NONE), Ok(0));
 }
 
 #[test]
-fn file_mapping_that_runs_out_of_frames_leaves_nothing_behind() {
+fn file_mapping_that_runs_out_of_frames_fails_at_the_touch_not_at_mmap() {
     let mut s = space();
     s.page_table_mut().frame_limit = Some(1);
-    let file = Bytes(vec![1; 3 * P]);
     let flags = linux_raw_sys::general::MAP_PRIVATE as usize;
+    let a = s.mmap(0, 3 * P, R, flags, Some(file(vec![1; 3 * P])), 0);
+    let a = a.unwrap();
+    assert_eq!(peek(&mut s, a), 1);
     assert_eq!(
-        s.mmap(0, 3 * P, R, flags, Some(&file), 0),
-        Err(Errno::ENOMEM)
+        s.handle_fault(a + P, crate::Access::Read),
+        Err(crate::Fault::OutOfMemory)
     );
-    assert_eq!(s.vmas().count(), 0);
-    assert!(s.page_table().pages().is_empty());
+    assert_eq!(s.page_table().pages().len(), 1);
 }
 
 use syscall::Errno;

@@ -3,10 +3,12 @@
 mod errno_cases;
 mod fake;
 mod fault;
+mod file_backed;
 mod loader;
 mod mapping;
 mod protection;
 mod random;
+mod scaling;
 
 use crate::{AddressSpace, Layout, PAGE_SIZE, PageTable};
 use fake::FakePageTable;
@@ -28,6 +30,22 @@ mod abi {
 
 fn space() -> AddressSpace<FakePageTable> {
     AddressSpace::new(FakePageTable::default(), Layout::linux_default())
+}
+
+/// A file of `bytes`, as the kernel hands initrd files to `mmap`.
+struct Bytes(Vec<u8>);
+
+impl crate::MapFile for Bytes {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, syscall::Errno> {
+        let start = (offset as usize).min(self.0.len());
+        let n = buf.len().min(self.0.len() - start);
+        buf[..n].copy_from_slice(&self.0[start..start + n]);
+        Ok(n)
+    }
+}
+
+fn file(bytes: Vec<u8>) -> crate::FileHandle {
+    std::sync::Arc::new(Bytes(bytes))
 }
 
 /// Anonymous private mapping at a fixed address.
@@ -58,7 +76,7 @@ fn peek(s: &mut AddressSpace<FakePageTable>, addr: usize) -> u8 {
 /// Checks the VMA invariants and that every present page lies in an area with the area's
 /// protection.
 fn check_invariants(s: &AddressSpace<FakePageTable>) {
-    let v: Vec<_> = s.vmas().copied().collect();
+    let v: Vec<_> = s.vmas().cloned().collect();
     for a in &v {
         assert!(a.start < a.end, "empty area {a:?}");
         assert!(a.start % P == 0 && a.end % P == 0, "unaligned {a:?}");
@@ -66,12 +84,23 @@ fn check_invariants(s: &AddressSpace<FakePageTable>) {
     }
     for w in v.windows(2) {
         assert!(w[0].end <= w[1].start, "overlap or unsorted {w:?}");
-        let equal = w[0].prot == w[1].prot && w[0].kind == w[1].kind;
-        assert!(
-            !(w[0].end == w[1].start && equal),
-            "unmerged neighbours {w:?}"
-        );
+        assert!(!w[0].merges_with(&w[1]), "unmerged neighbours {w:?}");
     }
+    // The gap tree holds exactly the complement of the areas.
+    let mut want = Vec::new();
+    let mut cursor = 0;
+    for a in &v {
+        if a.start > cursor {
+            want.push((cursor, a.start));
+        }
+        cursor = a.end;
+    }
+    want.push((cursor, usize::MAX));
+    assert_eq!(
+        s.vmas.checked_gaps(),
+        want,
+        "gaps differ from the areas' complement"
+    );
     for (va, prot) in s.page_table().pages() {
         let vma = s
             .find_vma(va)

@@ -114,19 +114,6 @@ pub fn handle_user_fault(addr: u64, access: mm::Access) -> Result<(), Fault> {
     p.lock_mm().handle_fault(addr as usize, access)
 }
 
-/// Ends the program as a fatal signal's default action does.
-pub fn kill_by_signal(sig: i32, addr: u64, rip: u64) -> ! {
-    let tid = thread::current_tid();
-    crate::kprintln!(
-        "program killed by {} at address {:#x}, rip {:#x} (thread {})",
-        crate::trap::signal_name(sig),
-        addr,
-        rip,
-        tid
-    );
-    exit_program(128 + sig)
-}
-
 /// Ends the program with `status` (exit_group, last exit, fatal signal): ends the VM.
 pub fn exit_program(status: i32) -> ! {
     if let Some(p) = PROCESS.get()

@@ -56,8 +56,9 @@ fn ignored(sig: usize) -> bool {
     signal::disposition(&action, sig) == Disposition::Ignore
 }
 
-/// Ends the program as `sig`'s default action does.
-fn die(sig: usize, detail: Option<(u64, u64)>) -> ! {
+/// Ends the program as `sig`'s default action does, with a one-line report (the
+/// faulting address and rip for a fault).
+pub fn die(sig: usize, detail: Option<(u64, u64)>) -> ! {
     match detail {
         Some((addr, rip)) => crate::kprintln!(
             "program killed by {} at address {:#x}, rip {:#x} (thread {})",

@@ -44,28 +44,6 @@ const EXCEPTIONS: [&str; 32] = [
     "reserved",
 ];
 
-pub const SIGILL: i32 = 4;
-pub const SIGTRAP: i32 = 5;
-pub const SIGABRT: i32 = 6;
-pub const SIGBUS: i32 = 7;
-pub const SIGFPE: i32 = 8;
-pub const SIGKILL: i32 = 9;
-pub const SIGSEGV: i32 = 11;
-
-/// Signal names for the kill report.
-pub fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        SIGILL => "SIGILL",
-        SIGTRAP => "SIGTRAP",
-        SIGABRT => "SIGABRT",
-        SIGBUS => "SIGBUS",
-        SIGFPE => "SIGFPE",
-        SIGKILL => "SIGKILL",
-        SIGSEGV => "SIGSEGV",
-        _ => "signal",
-    }
-}
-
 fn from_user(frame: &Frame) -> bool {
     frame.cs & 3 == 3
 }
@@ -118,7 +96,9 @@ fn page_fault(frame: &mut Frame) {
         match crate::process::handle_user_fault(addr, access) {
             Ok(()) => {}
             // Out of memory while demand paging: Linux's OOM killer sends SIGKILL.
-            Err(mm::Fault::OutOfMemory) => crate::process::kill_by_signal(SIGKILL, addr, frame.rip),
+            Err(mm::Fault::OutOfMemory) => {
+                crate::signal::die(signal::SIGKILL, Some((addr, frame.rip)))
+            }
             Err(mm::Fault::AccErr) => {
                 crate::signal::fault(frame, signal::SIGSEGV, code::SEGV_ACCERR, addr)
             }

@@ -67,9 +67,10 @@ pub fn maps() -> Vec<u8> {
             VmaKind::Elf => p.exe.as_str(),
             _ => "",
         };
+        let offset = v.backing.as_ref().map_or(0, |b| b.offset);
         let _ = writeln!(
             out,
-            "{:08x}-{:08x} {r}{w}{x}p 00000000 00:00 0 {:>20}{name}",
+            "{:08x}-{:08x} {r}{w}{x}p {offset:08x} 00:00 0 {:>20}{name}",
             v.start, v.end, ""
         );
     }

@@ -8,7 +8,6 @@ use linux_raw_sys::general as g;
 use syscall::{Errno, SysResult, UserMemory, write_pod};
 
 pub const AT_FDCWD: i32 = -100;
-const CHUNK: usize = 4096;
 
 fn file(fd: i32) -> Result<Arc<OpenFile>, Errno> {
     process::get().files.lock().get(fd)

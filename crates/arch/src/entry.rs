@@ -189,12 +189,18 @@ syscall_entry:
     call syscall_handler
 
     # Return to ring 3 from a frame at rbx (SSE area below it). sysretq only when it is
-    # safe: a canonical lower-half RIP and the user code selector; else iretq.
+    # exact and safe: rcx = rip and r11 = rflags in the frame, a canonical lower-half RIP
+    # and the user code selector; else iretq.
     .global return_to_user
 return_to_user:
     lea rsp, [rbx - 272]
     RESTORE_SSE
     mov rcx, [rbx + 17 * 8]
+    cmp rcx, [rbx + 12 * 8]             # sysretq loads rip from rcx and rflags from
+    jne 3f                              # r11: only when the frame holds them there
+    mov r11, [rbx + 19 * 8]             # (a syscall) is it exact; after sigreturn or
+    cmp r11, [rbx + 4 * 8]              # a signal frame, iretq restores rcx and r11
+    jne 3f
     shr rcx, 47
     jnz 3f
     cmp qword ptr [rbx + 18 * 8], 0x23

@@ -227,8 +227,15 @@ pub fn start(path: &str, argv: &[String], envp: &[String]) -> Result<(), String>
     space.set_brk_start(plan.brk_start as usize);
 
     let stack_base = STACK_TOP as usize - STACK_SIZE;
+    // PT_GNU_STACK asks for an executable stack (gcc's nested-function trampolines live
+    // there); Linux then maps the main stack with PROT_EXEC.
+    let stack_prot = if plan.executable_stack {
+        Prot::READ_WRITE | Prot::EXEC
+    } else {
+        Prot::READ_WRITE
+    };
     space
-        .map_fixed_region(stack_base, STACK_SIZE, Prot::READ_WRITE, VmaKind::Stack)
+        .map_fixed_region(stack_base, STACK_SIZE, stack_prot, VmaKind::Stack)
         .map_err(|e| alloc::format!("stack: {e}"))?;
     let mut aux = elf_loader::AuxValues::for_plan(&plan);
     aux.hwcap = crate::cpu::hwcap();

@@ -17,17 +17,28 @@ use signal::frame::{self, FaultInfo};
 use signal::{Disposition, SigInfo, sigbit};
 use syscall::{Errno, Frame, UserMemory};
 
-/// Signals `t` could take now: its own and the process's, minus its blocked ones.
+/// Signals `t` could take now: its own and the process's, minus its blocked ones and
+/// those whose action is to ignore them (those interrupt nothing).
 pub fn deliverable(t: &Thread) -> u64 {
     let pending =
         t.sig_pending.load(Ordering::Acquire) | process::get().sig_pending.load(Ordering::Acquire);
-    pending & !(t.sigmask.load(Ordering::Relaxed) & !signal::UNBLOCKABLE)
+    let ready = pending & !(t.sigmask.load(Ordering::Relaxed) & !signal::UNBLOCKABLE);
+    if ready == 0 {
+        return 0;
+    }
+    let actions = process::get().actions.lock();
+    (1..=signal::NSIG)
+        .filter(|&sig| ready & sigbit(sig) != 0)
+        .filter(|&sig| signal::disposition(&actions[sig - 1], sig) != Disposition::Ignore)
+        .fold(0, |set, sig| set | sigbit(sig))
 }
 
 /// Sends `sig` to thread `t` (tgkill, tkill). Ignored signals are dropped at once, as
 /// Linux does for a signal whose action is SIG_IGN.
 pub fn send_to_thread(t: &Thread, sig: usize, info: SigInfo) {
-    if ignored(sig) {
+    // Linux discards an ignored signal when it is sent, unless the target blocks it
+    // (then it stays pending, for a handler installed before it is unblocked).
+    if ignored(sig) && t.sigmask.load(Ordering::Relaxed) & sigbit(sig) == 0 {
         return;
     }
     {
@@ -42,7 +53,7 @@ pub fn send_to_thread(t: &Thread, sig: usize, info: SigInfo) {
 
 /// Sends `sig` to the process (kill): any thread that does not block it takes it.
 pub fn send_to_process(sig: usize) {
-    if ignored(sig) {
+    if ignored(sig) && !thread::any_blocks(sigbit(sig)) {
         return;
     }
     process::get()
@@ -133,8 +144,8 @@ fn deliver(frame: &mut Frame) {
                 if setup_frame(&me, frame, sig, &info, &a, mask, FaultInfo::default()).is_err() {
                     die(signal::SIGSEGV, None);
                 }
-                // One handler per return: the next signal waits for its sigreturn.
-                return;
+                // Linux goes on with the next pending signal that the handler's mask
+                // lets through: its frame goes on top and its handler runs first.
             }
         }
     }

@@ -420,6 +420,14 @@ pub fn notify(t: &Thread) {
     }
 }
 
+/// Whether some thread blocks a signal of `set`.
+pub fn any_blocks(set: u64) -> bool {
+    THREADS
+        .lock()
+        .values()
+        .any(|t| t.sigmask.load(Ordering::Relaxed) & set != 0)
+}
+
 /// [`notify`] for every thread (a process-directed signal).
 pub fn notify_all() {
     let all: alloc::vec::Vec<Arc<Thread>> = THREADS.lock().values().cloned().collect();

@@ -58,8 +58,10 @@ pub fn disposition(action: &SigAction, sig: usize) -> Disposition {
         return Disposition::Default(default_action(sig));
     }
     match action.handler {
+        // Linux's sig_kernel_ignore(): SIGCONT's default does nothing to a running
+        // process, so it counts as ignored like SIGCHLD, SIGURG and SIGWINCH.
         SIG_DFL => match default_action(sig) {
-            DefaultAction::Ignore => Disposition::Ignore,
+            DefaultAction::Ignore | DefaultAction::Continue => Disposition::Ignore,
             d => Disposition::Default(d),
         },
         SIG_IGN => Disposition::Ignore,

@@ -99,12 +99,17 @@ pub fn sigaltstack(ss: usize, old: usize, frame: &Frame) -> SysResult {
     Ok(0)
 }
 
+/// rt_sigpending(2): Linux takes any set size up to its own (8 bytes) and copies
+/// that many bytes.
 pub fn rt_sigpending(set: usize, sigsetsize: usize) -> SysResult {
-    check_sigsetsize(sigsetsize)?;
+    if sigsetsize > 8 {
+        return Err(Errno::EINVAL);
+    }
     let me = thread::current();
     let pending =
         me.sig_pending.load(Ordering::Acquire) | process::get().sig_pending.load(Ordering::Acquire);
-    CurrentUser.write_u64(set, pending & me.sigmask.load(Ordering::Relaxed))?;
+    let bits = (pending & me.sigmask.load(Ordering::Relaxed)).to_ne_bytes();
+    CurrentUser.write_bytes(set, &bits[..sigsetsize])?;
     Ok(0)
 }
 
@@ -146,13 +151,17 @@ pub fn rt_sigtimedwait(set: usize, info: usize, timeout: usize, sigsetsize: usiz
         if let Some(sig) = signal::next_pending(own | shared, 0) {
             let bit = sigbit(sig);
             let taken = if own & bit != 0 {
-                me.sig_pending.fetch_and(!bit, Ordering::AcqRel) & bit != 0
+                let mut infos = me.sig_info.lock();
+                let was = me.sig_pending.fetch_and(!bit, Ordering::AcqRel) & bit != 0;
+                let pos = infos.iter().position(|i| i.signo() == sig);
+                let si = pos.map(|i| infos.remove(i));
+                was.then(|| si.unwrap_or_else(|| SigInfo::sent(sig, code::SI_TKILL, 1, 0)))
             } else {
-                process::get().sig_pending.fetch_and(!bit, Ordering::AcqRel) & bit != 0
+                let was = process::get().sig_pending.fetch_and(!bit, Ordering::AcqRel) & bit != 0;
+                was.then(|| SigInfo::sent(sig, code::SI_USER, 1, 0))
             };
-            if taken {
+            if let Some(si) = taken {
                 if info != 0 {
-                    let si = SigInfo::sent(sig, code::SI_USER, 1, 0);
                     CurrentUser.write_bytes(info, &si.0)?;
                 }
                 return Ok(sig);

@@ -136,6 +136,11 @@ fn deliver(frame: &mut Frame) {
             // No job control: stop and continue do nothing.
             Disposition::Default(_) => {}
             Disposition::Handler(a) => {
+                // The interrupted syscall restarts after the handler with SA_RESTART.
+                let restart = me.restart_nr.swap(0, Ordering::Relaxed);
+                if restart != 0 && a.flags & linux_raw_sys::general::SA_RESTART as u64 != 0 {
+                    rewind_syscall(frame, restart - 1);
+                }
                 let mask = me
                     .saved_mask
                     .lock()
@@ -149,10 +154,22 @@ fn deliver(frame: &mut Frame) {
             }
         }
     }
+    // No handler ran: an interrupted restartable syscall simply goes on.
+    let restart = me.restart_nr.swap(0, Ordering::Relaxed);
+    if restart != 0 {
+        rewind_syscall(frame, restart - 1);
+    }
     // sigsuspend(2) ended without running a handler: its mask goes away too.
     if let Some(mask) = me.saved_mask.lock().take() {
         me.sigmask.store(mask, Ordering::Relaxed);
     }
+}
+
+/// Makes the thread execute syscall `nr` again (its arguments are still in the frame):
+/// back over the two-byte `syscall` instruction, with the number in rax.
+fn rewind_syscall(frame: &mut Frame, nr: usize) {
+    frame.rax = nr as u64;
+    frame.rip -= 2;
 }
 
 /// A fault in ring 3: the handler runs now, or the program ends (default action, also

@@ -62,6 +62,9 @@ pub struct Thread {
     pub saved_mask: Mutex<Option<u64>>,
     /// sigaltstack(2).
     pub altstack: Mutex<signal::AltStack>,
+    /// The syscall (number + 1) a signal just interrupted with EINTR and that may be
+    /// restarted (see `signal::deliver_pending`); 0 for none.
+    pub restart_nr: AtomicUsize,
     /// The CPU it last ran on (a placement hint).
     last_cpu: AtomicUsize,
 }
@@ -180,6 +183,7 @@ pub fn spawn_stopped(
         sig_info: Mutex::new(alloc::vec::Vec::new()),
         saved_mask: Mutex::new(None),
         altstack: Mutex::new(signal::AltStack::disabled()),
+        restart_nr: AtomicUsize::new(0),
         last_cpu: AtomicUsize::new(arch::percpu::cpu_id()),
     });
     let size = arch::cpu::XSAVE_SIZE.load(Ordering::Relaxed) as usize;

@@ -75,6 +75,17 @@ static void *poke_main(void *arg) {
     return 0;
 }
 
+static int rp[2];
+static pthread_t reader_thread;
+static void *poke_reader(void *arg) {
+    struct timespec ts = {0, 30 * 1000 * 1000};
+    nanosleep(&ts, 0);
+    pthread_kill(reader_thread, SIGUSR2);
+    nanosleep(&ts, 0);
+    if (arg) write(rp[1], "z", 1);
+    return 0;
+}
+
 static void *cancellable(void *arg) {
     (void)arg;
     for (;;) pause();
@@ -189,7 +200,24 @@ int main(void) {
     CHECK(ok == PTHREAD_CANCELED, "the thread was cancelled");
     printf("pthread_cancel ok\n");
 
-    // 11. SIG_IGN drops a signal; signal 0 checks only.
+    // 11. A blocking read interrupted by a handler: EINTR without SA_RESTART, restarted
+    //     (and the data read) with it.
+    CHECK(pipe(rp) == 0, "pipe");
+    reader_thread = pthread_self();
+    for (int restart = 0; restart < 2; restart++) {
+        install(SIGUSR2, on_usr, restart ? SA_RESTART : 0);
+        pthread_create(&t, 0, poke_reader, (void *)(long)restart);
+        char c;
+        ssize_t got = read(rp[0], &c, 1);
+        if (restart)
+            CHECK(got == 1 && c == 'z', "SA_RESTART restarts the read");
+        else
+            CHECK(got == -1 && errno == EINTR, "no SA_RESTART: EINTR");
+        pthread_join(t, 0);
+    }
+    printf("SA_RESTART ok\n");
+
+    // 12. SIG_IGN drops a signal; signal 0 checks only.
     signal(SIGUSR1, SIG_IGN);
     raise(SIGUSR1);
     CHECK(kill(getpid(), 0) == 0, "kill with signal 0");

@@ -50,6 +50,11 @@ extern "C" fn syscall_handler(frame: &mut Frame) {
             syscall::names::name(n),
             result
         );
+        if result == Err(Errno::EINTR) && restartable(n, &a) {
+            threads::current()
+                .restart_nr
+                .store(n + 1, Ordering::Relaxed);
+        }
         frame.rax = match result {
             Ok(v) => v as u64,
             Err(e) => e.to_return_value() as u64,
@@ -57,6 +62,24 @@ extern "C" fn syscall_handler(frame: &mut Frame) {
     }
     threads::resched_if_needed(true);
     crate::signal::deliver_pending(frame);
+}
+
+/// Whether a syscall a signal interrupted may be restarted after the handler: Linux's
+/// -ERESTARTSYS cases, which restart when the handler has SA_RESTART (or no handler
+/// runs). Waits with a timeout, sleeps and pause get EINTR instead.
+fn restartable(n: usize, a: &[usize; 6]) -> bool {
+    let futex_cmd = a[1] as u32
+        & !(linux_raw_sys::general::FUTEX_PRIVATE_FLAG
+            | linux_raw_sys::general::FUTEX_CLOCK_REALTIME);
+    match n as u32 {
+        nr::__NR_read | nr::__NR_readv | nr::__NR_write | nr::__NR_writev => true,
+        nr::__NR_futex => {
+            (futex_cmd == linux_raw_sys::general::FUTEX_WAIT
+                || futex_cmd == linux_raw_sys::general::FUTEX_WAIT_BITSET)
+                && a[3] == 0
+        }
+        _ => false,
+    }
 }
 
 fn dispatch(n: usize, a: [usize; 6], frame: &mut Frame) -> SysResult {

@@ -440,6 +440,16 @@ pub fn notify_all() {
     }
 }
 
+/// Linux's default timer slack (prctl(2) PR_SET_TIMERSLACK: 50 µs): a timed wait ends
+/// no earlier than its deadline and may end that much later. Spindle always uses the
+/// slack, so that a program measuring the wait with its own clock reads see it last at
+/// least as long as asked even when the tick falls right on the deadline.
+const TIMER_SLACK_NS: u64 = 50_000;
+
+fn with_slack(deadline_ns: u64) -> u64 {
+    deadline_ns.saturating_add(TIMER_SLACK_NS)
+}
+
 /// How a [`park`] ended.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Wakeup {
@@ -452,6 +462,7 @@ pub enum Wakeup {
 /// Blocks the current thread until `unpark`, `deadline_ns` (monotonic), or a signal.
 pub fn park(deadline_ns: Option<u64>) -> Wakeup {
     let me = current();
+    let deadline_ns = deadline_ns.map(with_slack);
     loop {
         if me.permit.swap(false, Ordering::Acquire) {
             return Wakeup::Unparked;
@@ -526,6 +537,7 @@ fn sleep_once(me: &Arc<Thread>, deadline_ns: Option<u64>) {
 /// comes first.
 pub fn sleep_until(deadline_ns: u64) -> Result<(), syscall::Errno> {
     let me = current();
+    let deadline_ns = with_slack(deadline_ns);
     while crate::clock::monotonic_ns() < deadline_ns {
         if crate::signal::deliverable(&me) != 0 {
             return Err(syscall::Errno::EINTR);

@@ -53,7 +53,7 @@ impl<S: Sink> Console<S> {
     pub fn line(&self, args: fmt::Arguments<'_>) {
         let mut sink = self.sink.lock();
         let mut w = Prefixed(&mut *sink);
-        let _ = w.0.write_bytes(b"spindle: ");
+        w.0.write_bytes(b"spindle: ");
         let _ = w.write_fmt(args);
         w.0.write_bytes(b"\r\n");
     }
